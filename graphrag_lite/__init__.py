@@ -1,0 +1,20 @@
+"""graphrag_lite: index documents into a knowledge graph and answer questions over it.
+
+Heavy libraries (torch, spaCy, LanceDB) are imported lazily by the modules that need them, so importing
+this package and running ``graphrag-lite --help`` stay fast.
+"""
+
+from graphrag_lite.errors import GraphRAGError
+
+__version__ = "0.1.0"
+
+__all__ = ["GraphRAG", "GraphRAGError", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # The facade pulls in the query layer; load it only when asked for.
+    if name == "GraphRAG":
+        from graphrag_lite.api.facade import GraphRAG
+
+        return GraphRAG
+    raise AttributeError(name)

@@ -1,0 +1,258 @@
+"""The settings model. Every key has a default and a description; docs/configuration.md lists them all.
+
+Unknown keys are rejected (``extra="forbid"``) so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LLMSettings(_Section):
+    """The chat model. Leave ``api_key`` and ``api_base`` empty to run fully offline (extractive methods)."""
+
+    api_key: SecretStr | None = Field(
+        None, description="API key; usually from GRAPHRAG_API_KEY or OPENAI_API_KEY rather than the file."
+    )
+    api_base: str | None = Field(
+        None, description="Base URL of any OpenAI-compatible server (Ollama, vLLM, llama.cpp, Azure ...)."
+    )
+    model: str = Field("gpt-4o-mini", description="Chat model name sent with every request.")
+    api_version: str | None = Field(None, description="Azure OpenAI api-version; set it to use Azure.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = most repeatable).")
+    max_tokens: int = Field(2000, ge=1, description="Upper bound on completion tokens per call.")
+    json_mode: bool = Field(
+        True, description="Ask the server for JSON output (response_format) where a prompt expects JSON."
+    )
+    concurrency: int = Field(8, ge=1, le=256, description="Chat requests in flight at once.")
+    max_retries: int = Field(6, ge=0, le=20, description="Retries on 429, 5xx, timeouts, connection errors.")
+    request_timeout: float = Field(120.0, gt=0, description="Seconds before one request times out.")
+    requests_per_minute: int | None = Field(None, ge=1, description="Optional client-side request rate cap.")
+    tokens_per_minute: int | None = Field(None, ge=1, description="Optional client-side token rate cap.")
+
+    @property
+    def configured(self) -> bool:
+        """True when a chat model can be reached; False means the engine runs extractive methods."""
+        return bool(self.api_base) or (self.api_key is not None and bool(self.api_key.get_secret_value()))
+
+
+class EmbeddingSettings(_Section):
+    """The embedding model used for vectors (entities, text units, reports, queries)."""
+
+    provider: Literal["local", "openai"] = Field(
+        "local",
+        description="local = all-MiniLM-L6-v2 on CPU from its PyPI package (offline); "
+        "openai = an OpenAI-compatible /embeddings endpoint.",
+    )
+    model: str = Field("all-MiniLM-L6-v2", description="Embedding model name.")
+    api_key: SecretStr | None = Field(None, description="Key for the embeddings endpoint (defaults to llm's).")
+    api_base: str | None = Field(None, description="Embeddings endpoint base URL (defaults to llm's).")
+    batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
+    concurrency: int = Field(4, ge=1, le=64, description="Embedding requests in flight (openai provider).")
+
+
+class CacheSettings(_Section):
+    """LLM and embedding response caches (SQLite files under the project)."""
+
+    enabled: bool = Field(True, description="Reuse earlier LLM replies and embeddings for identical requests.")
+    dir: Path = Field(Path("cache"), description="Cache folder, relative to the project root.")
+
+
+class InputSettings(_Section):
+    """Where documents come from and how to read them."""
+
+    dir: Path = Field(Path("input"), description="Input folder, relative to the project root; read recursively.")
+    file_types: list[Literal["txt", "md", "csv", "jsonl"]] = Field(
+        default_factory=lambda: ["txt", "md", "csv", "jsonl"], description="File extensions to read."
+    )
+    text_column: str = Field("text", description="Column / key holding the text in .csv and .jsonl files.")
+    title_column: str = Field("title", description="Column / key holding the title in .csv and .jsonl files.")
+    id_column: str | None = Field(
+        None, description="Optional column / key whose value becomes part of the document identity."
+    )
+    encoding: str | None = Field(None, description="Force an encoding; by default it is detected per file.")
+    max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped with a message.")
+
+
+class ChunkSettings(_Section):
+    """How documents are cut into text units. Chunks never cross documents."""
+
+    size: int = Field(1200, ge=16, description="Tokens per text unit for the standard (LLM) method.")
+    overlap: int = Field(100, ge=0, description="Tokens shared by consecutive text units.")
+    fast_size: int = Field(
+        300, ge=16, description="Tokens per text unit for the fast (NLP) method; smaller suits co-occurrence."
+    )
+    fast_overlap: int = Field(30, ge=0, description="Overlap for the fast method.")
+    encoding: Literal["cl100k_base", "o200k_base"] = Field(
+        "cl100k_base", description="Tokenizer used to count and cut tokens (works offline)."
+    )
+
+
+class ExtractionSettings(_Section):
+    """LLM entity and relationship extraction."""
+
+    entity_types: list[str] = Field(
+        default_factory=lambda: ["organization", "person", "geo", "event"],
+        description="Entity types the model is asked for.",
+    )
+    max_gleanings: int = Field(1, ge=0, le=5, description="Extra 'what did you miss?' rounds per text unit.")
+    summary_max_words: int = Field(
+        500, ge=20, description="Upper bound for a merged entity/relationship description summary."
+    )
+    summary_max_input_tokens: int = Field(
+        4000, ge=256, description="Descriptions beyond this are summarised in folds."
+    )
+    resolve_aliases: bool = Field(True, description="Merge conservative aliases ('Holmes' -> 'Sherlock Holmes').")
+
+
+class NLPSettings(_Section):
+    """The offline (spaCy) extraction and pruning used by the fast method."""
+
+    min_frequency: int = Field(2, ge=1, description="Drop noun-phrase nodes seen fewer times than this.")
+    min_degree: int = Field(1, ge=0, description="Drop nodes with fewer edges than this after pruning.")
+    edge_percentile: float = Field(
+        40.0, ge=0, le=100, description="Drop edges whose weight is below this percentile of all weights."
+    )
+    max_noun_phrases_per_unit: int = Field(
+        12, ge=0, description="Salient noun phrases kept per text unit (named entities are always kept)."
+    )
+    llm_reports: bool = Field(
+        False, description="With an LLM configured, write community reports with it in the fast method too."
+    )
+    batch_size: int = Field(64, ge=1, description="Texts per spaCy nlp.pipe batch.")
+    n_process: int = Field(1, ge=1, le=8, description="spaCy worker processes.")
+
+
+class CommunitySettings(_Section):
+    """Hierarchical Leiden clustering."""
+
+    max_cluster_size: int = Field(10, ge=2, description="Communities larger than this are split further.")
+    seed: int = Field(0xDEADBEEF, description="Random seed; fixed so the same graph gives the same communities.")
+    use_lcc: bool = Field(
+        False, description="Cluster only the largest connected component (reference behaviour). Off: every "
+        "component is clustered, so no entity is left without a community.",
+    )
+
+
+class ReportSettings(_Section):
+    """Community reports."""
+
+    max_context_tokens: int = Field(
+        8000, ge=500, description="Context budget per report; larger communities use sub-community reports."
+    )
+    max_report_words: int = Field(1500, ge=100, description="Length the report prompt asks for.")
+
+
+class LocalSearchSettings(_Section):
+    max_context_tokens: int = Field(12000, ge=500, description="Total context budget.")
+    text_unit_share: float = Field(0.5, ge=0, le=1, description="Share of the budget for text units.")
+    community_share: float = Field(0.15, ge=0, le=1, description="Share for community reports.")
+    top_k_entities: int = Field(10, ge=1, description="Entities matched to the query.")
+    top_k_relationships: int = Field(10, ge=1, description="Relationships per matched entity (out-of-network).")
+    use_pagerank: bool = Field(True, description="Rank text units with personalized PageRank from matches.")
+
+
+class GlobalSearchSettings(_Section):
+    max_context_tokens: int = Field(12000, ge=500, description="Tokens of reports per map batch.")
+    reduce_max_tokens: int = Field(12000, ge=500, description="Tokens of ranked points in the reduce step.")
+    min_score: int = Field(1, ge=0, le=100, description="Points scoring below this are dropped.")
+    dynamic_selection: bool = Field(False, description="Rate reports root-down; descend into relevant ones.")
+    dynamic_threshold: int = Field(1, ge=0, le=10, description="Rating (0-10) needed to keep or descend.")
+    concurrency: int = Field(8, ge=1, description="Map calls in flight.")
+
+
+class DriftSearchSettings(_Section):
+    top_k_reports: int = Field(20, ge=1, description="Reports retrieved by the HyDE primer.")
+    primer_folds: int = Field(5, ge=1, description="Folds the primer reports are split into.")
+    rounds: int = Field(2, ge=0, description="Follow-up rounds after the primer.")
+    follow_ups_per_round: int = Field(5, ge=1, le=20, description="Best-scored follow-ups answered per round.")
+    concurrency: int = Field(4, ge=1, description="Follow-up local searches in flight.")
+    max_llm_calls: int = Field(60, ge=1, description="Stop early once this many LLM calls are spent.")
+    max_tokens: int = Field(400000, ge=1000, description="Stop early once this many tokens are spent.")
+    local_max_context_tokens: int = Field(6000, ge=500, description="Context budget of each follow-up.")
+    dedup_similarity: float = Field(0.92, ge=0, le=1, description="Follow-ups closer than this are duplicates.")
+
+
+class BasicSearchSettings(_Section):
+    max_context_tokens: int = Field(12000, ge=500, description="Context budget of text units.")
+    top_k: int = Field(20, ge=1, description="Text units retrieved by each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+
+
+class QuerySettings(_Section):
+    """Defaults for the four query methods."""
+
+    community_level: int | None = Field(
+        None, ge=0, description="Community level used by local/global search (default: the deepest level "
+        "for local, level 0 for global).",
+    )
+    response_type: str = Field("multiple paragraphs", description="Answer shape asked of the LLM.")
+    local: LocalSearchSettings = Field(default_factory=LocalSearchSettings)
+    global_: GlobalSearchSettings = Field(default_factory=GlobalSearchSettings, alias="global")
+    drift: DriftSearchSettings = Field(default_factory=DriftSearchSettings)
+    basic: BasicSearchSettings = Field(default_factory=BasicSearchSettings)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
+
+
+class Settings(_Section):
+    """All settings of one project. ``root`` is where settings.yaml lives; paths resolve against it."""
+
+    root: Path = Field(Path("."), description="Project root (set by the loader, not in the file).")
+    method: Literal["auto", "standard", "fast"] = Field(
+        "auto", description="Indexing method: standard (LLM), fast (spaCy), auto = standard when an LLM is "
+        "configured, else fast.",
+    )
+    output_dir: Path = Field(Path("output"), description="Tables, vectors and stats, relative to the root.")
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    input: InputSettings = Field(default_factory=InputSettings)
+    chunks: ChunkSettings = Field(default_factory=ChunkSettings)
+    extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
+    nlp: NLPSettings = Field(default_factory=NLPSettings)
+    communities: CommunitySettings = Field(default_factory=CommunitySettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
+
+    # -- resolved paths -------------------------------------------------------------------------------
+    def _resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.root / path)
+
+    @property
+    def output_path(self) -> Path:
+        return self._resolve(self.output_dir)
+
+    @property
+    def input_path(self) -> Path:
+        return self._resolve(self.input.dir)
+
+    @property
+    def cache_path(self) -> Path:
+        return self._resolve(self.cache.dir)
+
+    @property
+    def prompts_path(self) -> Path:
+        return self.root / "prompts"
+
+    @property
+    def resolved_method(self) -> Literal["standard", "fast"]:
+        if self.method == "auto":
+            return "standard" if self.llm.configured else "fast"
+        return self.method
+
+    def fingerprint(self, *sections: str) -> dict[str, object]:
+        """The settings that change results, without secrets: used for workflow skip hashes."""
+        data = self.model_dump(mode="json", by_alias=True, exclude={"root"})
+        for section in ("llm", "embeddings"):
+            data[section].pop("api_key", None)
+        if sections:
+            return {name: data[name] for name in sections if name in data}
+        return data

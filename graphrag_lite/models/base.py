@@ -1,0 +1,133 @@
+"""Protocols for the pluggable model parts and the usage meter every call reports to.
+
+Callers tag work with :func:`usage_scope` ("extract_graph", "query:local", ...); the meter aggregates calls
+and tokens per scope. The scope travels in a context variable, so concurrent tasks keep their own tags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+
+_SCOPE: contextvars.ContextVar[str] = contextvars.ContextVar("graphrag_lite_usage_scope", default="default")
+
+
+@dataclass
+class Usage:
+    """Calls and tokens. ``llm_calls`` counts requests that reached the server (cache hits do not)."""
+
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.llm_calls += other.llm_calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cache_hits += other.cache_hits
+        self.retries += other.retries
+        self.failures += other.failures
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "llm_calls": self.llm_calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cache_hits": self.cache_hits,
+            "retries": self.retries,
+            "failures": self.failures,
+        }
+
+
+@dataclass
+class UsageMeter:
+    """Thread- and task-safe totals per scope."""
+
+    by_scope: dict[str, Usage] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, usage: Usage, scope: str | None = None) -> None:
+        key = scope or _SCOPE.get()
+        with self._lock:
+            self.by_scope.setdefault(key, Usage()).add(usage)
+
+    def get(self, scope: str) -> Usage:
+        with self._lock:
+            total = Usage()
+            total.add(self.by_scope.get(scope, Usage()))
+            return total
+
+    def total(self) -> Usage:
+        with self._lock:
+            total = Usage()
+            for usage in self.by_scope.values():
+                total.add(usage)
+            return total
+
+
+@contextlib.contextmanager
+def usage_scope(name: str) -> Iterator[None]:
+    """Attribute every model call made inside (including in tasks started inside) to ``name``."""
+    token = _SCOPE.set(name)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def current_scope() -> str:
+    return _SCOPE.get()
+
+
+@dataclass
+class ChatResponse:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A chat model. ``json_mode`` asks for a JSON object reply."""
+
+    model: str
+    meter: UsageMeter
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        json_mode: bool = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatResponse: ...
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncIterator[str]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors of a fixed dimension."""
+
+    model: str
+    dim: int
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray: ...

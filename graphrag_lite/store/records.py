@@ -1,0 +1,101 @@
+"""The records of the index: one dataclass per output table (design.md §3).
+
+Operations work on these plain records; :mod:`graphrag_lite.store.tables` turns them into Parquet with
+explicit schemas. Ids are deterministic hashes (see :mod:`graphrag_lite.store.ids`), never random.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Document:
+    """One input document. ``id`` is a hash of its content (and its id column, when configured)."""
+
+    id: str
+    title: str
+    source: str  # path relative to the input folder (plus ":row" for csv/jsonl rows)
+    text: str
+    content_hash: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    text_unit_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TextUnit:
+    """A token chunk of one document. Chunks never cross documents."""
+
+    id: str
+    document_id: str
+    chunk_index: int
+    text: str
+    n_tokens: int
+    entity_ids: list[str] = field(default_factory=list)
+    relationship_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Entity:
+    """A node of the graph, merged over every text unit that mentions it."""
+
+    id: str
+    title: str
+    type: str
+    description: str
+    aliases: list[str] = field(default_factory=list)
+    other_types: list[str] = field(default_factory=list)
+    text_unit_ids: list[str] = field(default_factory=list)
+    frequency: int = 0
+    degree: int = 0
+
+
+@dataclass
+class Relationship:
+    """An undirected edge between two entities (``source`` < ``target`` by title, so each pair is unique)."""
+
+    id: str
+    source: str  # entity title
+    target: str  # entity title
+    description: str
+    weight: float = 1.0
+    text_unit_ids: list[str] = field(default_factory=list)
+    combined_degree: int = 0
+
+
+@dataclass
+class Community:
+    """A Leiden community at one level of the hierarchy (level 0 = the coarsest)."""
+
+    id: str
+    level: int
+    parent: str | None
+    children: list[str] = field(default_factory=list)
+    entity_ids: list[str] = field(default_factory=list)
+    relationship_ids: list[str] = field(default_factory=list)
+    text_unit_ids: list[str] = field(default_factory=list)
+    size: int = 0
+
+
+@dataclass
+class Finding:
+    summary: str
+    explanation: str
+
+
+@dataclass
+class CommunityReport:
+    """What a community is about. ``method`` is "llm" or "extractive"; ``status`` "ok" or "failed"."""
+
+    id: str
+    community_id: str
+    level: int
+    title: str
+    summary: str
+    findings: list[Finding] = field(default_factory=list)
+    rating: float = 0.0
+    rating_explanation: str = ""
+    full_content: str = ""
+    method: str = "llm"
+    status: str = "ok"
+    context_source: str = "entities"  # "entities" or "sub_reports": what the report was written from
