@@ -61,8 +61,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}). Fix the syntax, or run "
-                          f"`graphrag-lite init --root {path.parent} --force` to write a fresh file.") from exc
+        raise ConfigError(
+            f"{path}: not valid YAML ({exc}). Fix the syntax, or run "
+            f"`graphrag-lite init --root {path.parent} --force` to write a fresh file."
+        ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text. Save it as UTF-8.") from exc
     if data is None:
@@ -80,7 +82,9 @@ def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]
         for name, info in current.model_fields.items():
             if part in (name, info.alias):
                 field = info
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+        if field is None or not (
+            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        ):
             return []
         current = field.annotation
     return sorted((info.alias or name) for name, info in current.model_fields.items() if name != "root")
@@ -104,6 +108,19 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
     return ConfigError("\n".join(lines))
 
 
+def _drop_empty_sections(data: dict[str, Any], model: type[BaseModel]) -> None:
+    """A section whose keys are all commented out parses as None: treat it as empty (all defaults)."""
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        annotation = info.annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)) or key not in data:
+            continue
+        if data[key] is None:
+            del data[key]
+        elif isinstance(data[key], dict):
+            _drop_empty_sections(data[key], annotation)
+
+
 def _set(data: dict[str, Any], path: tuple[str, ...], value: str) -> None:
     node = data
     for part in path[:-1]:
@@ -120,11 +137,14 @@ def load_settings(root: str | Path = ".", overrides: Mapping[str, Any] | None = 
     """Load the project at ``root``. A missing settings.yaml means defaults (and environment)."""
     root_path = Path(root).expanduser().resolve()
     if not root_path.is_dir():
-        raise ConfigError(f"Project root {root_path} does not exist. Create it with "
-                          f"`graphrag-lite init --root {root_path}`.")
+        raise ConfigError(
+            f"Project root {root_path} does not exist. Create it with "
+            f"`graphrag-lite init --root {root_path}`."
+        )
     env = _environment(root_path)
     path = root_path / SETTINGS_FILE
     data = _substitute(_read_yaml(path), env) if path.is_file() else {}
+    _drop_empty_sections(data, Settings)
     # Environment fills what the file leaves unset (empty strings count as unset).
     for key_path, names in ENV_KEYS.items():
         for name in names:

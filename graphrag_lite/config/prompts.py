@@ -14,7 +14,9 @@ def bundled_dir(name: str) -> Path:
     for candidate in (_PACKAGE_DIR / "_data" / name, _PACKAGE_DIR.parent / name):
         if candidate.is_dir():
             return candidate
-    raise ConfigError(f"The bundled {name}/ folder is missing from the installation. Reinstall graphrag-lite.")
+    raise ConfigError(
+        f"The bundled {name}/ folder is missing from the installation. Reinstall graphrag-lite."
+    )
 
 
 def prompt_path(name: str, project_root: Path | None = None) -> Path:
@@ -25,8 +27,10 @@ def prompt_path(name: str, project_root: Path | None = None) -> Path:
             return own
     path = bundled_dir("prompts") / filename
     if not path.is_file():
-        raise ConfigError(f"Prompt '{filename}' not found in {path.parent}. Reinstall graphrag-lite or restore "
-                          "the file from the bundled prompts.")
+        raise ConfigError(
+            f"Prompt '{filename}' not found in {path.parent}. Reinstall graphrag-lite or restore "
+            "the file from the bundled prompts."
+        )
     return path
 
 

@@ -52,7 +52,9 @@ class EmbeddingSettings(_Section):
         "openai = an OpenAI-compatible /embeddings endpoint.",
     )
     model: str = Field("all-MiniLM-L6-v2", description="Embedding model name.")
-    api_key: SecretStr | None = Field(None, description="Key for the embeddings endpoint (defaults to llm's).")
+    api_key: SecretStr | None = Field(
+        None, description="Key for the embeddings endpoint (defaults to llm's)."
+    )
     api_base: str | None = Field(None, description="Embeddings endpoint base URL (defaults to llm's).")
     batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
     concurrency: int = Field(4, ge=1, le=64, description="Embedding requests in flight (openai provider).")
@@ -61,17 +63,26 @@ class EmbeddingSettings(_Section):
 class CacheSettings(_Section):
     """LLM and embedding response caches (SQLite files under the project)."""
 
-    enabled: bool = Field(True, description="Reuse earlier LLM replies and embeddings for identical requests.")
+    enabled: bool = Field(
+        True, description="Reuse earlier LLM replies and embeddings for identical requests."
+    )
     dir: Path = Field(Path("cache"), description="Cache folder, relative to the project root.")
+
+
+FileType = Literal["txt", "md", "csv", "jsonl"]
+
+
+def _all_file_types() -> list[FileType]:
+    return ["txt", "md", "csv", "jsonl"]
 
 
 class InputSettings(_Section):
     """Where documents come from and how to read them."""
 
-    dir: Path = Field(Path("input"), description="Input folder, relative to the project root; read recursively.")
-    file_types: list[Literal["txt", "md", "csv", "jsonl"]] = Field(
-        default_factory=lambda: ["txt", "md", "csv", "jsonl"], description="File extensions to read."
+    dir: Path = Field(
+        Path("input"), description="Input folder, relative to the project root; read recursively."
     )
+    file_types: list[FileType] = Field(default_factory=_all_file_types, description="File extensions to read.")
     text_column: str = Field("text", description="Column / key holding the text in .csv and .jsonl files.")
     title_column: str = Field("title", description="Column / key holding the title in .csv and .jsonl files.")
     id_column: str | None = Field(
@@ -109,7 +120,9 @@ class ExtractionSettings(_Section):
     summary_max_input_tokens: int = Field(
         4000, ge=256, description="Descriptions beyond this are summarised in folds."
     )
-    resolve_aliases: bool = Field(True, description="Merge conservative aliases ('Holmes' -> 'Sherlock Holmes').")
+    resolve_aliases: bool = Field(
+        True, description="Merge conservative aliases ('Holmes' -> 'Sherlock Holmes')."
+    )
 
 
 class NLPSettings(_Section):
@@ -126,6 +139,10 @@ class NLPSettings(_Section):
     llm_reports: bool = Field(
         False, description="With an LLM configured, write community reports with it in the fast method too."
     )
+    cooccurrence_window: int = Field(
+        0, ge=0, le=5, description="Two entities are related when mentioned in the same sentence (0) or within "
+        "this many following sentences of the same text unit; edge weight = windows shared.",
+    )
     batch_size: int = Field(64, ge=1, description="Texts per spaCy nlp.pipe batch.")
     n_process: int = Field(1, ge=1, le=8, description="spaCy worker processes.")
 
@@ -134,10 +151,18 @@ class CommunitySettings(_Section):
     """Hierarchical Leiden clustering."""
 
     max_cluster_size: int = Field(10, ge=2, description="Communities larger than this are split further.")
-    seed: int = Field(0xDEADBEEF, description="Random seed; fixed so the same graph gives the same communities.")
+    seed: int = Field(
+        0xDEADBEEF, description="Random seed; fixed so the same graph gives the same communities."
+    )
     use_lcc: bool = Field(
-        False, description="Cluster only the largest connected component (reference behaviour). Off: every "
+        False,
+        description="Cluster only the largest connected component (reference behaviour). Off: every "
         "component is clustered, so no entity is left without a community.",
+    )
+    attach_isolated: bool = Field(
+        True,
+        description="Link entities without relationships to the entities they share a text unit with "
+        "(weak co-mention edges) so they join that community; off: each becomes a community of its own.",
     )
 
 
@@ -148,6 +173,12 @@ class ReportSettings(_Section):
         8000, ge=500, description="Context budget per report; larger communities use sub-community reports."
     )
     max_report_words: int = Field(1500, ge=100, description="Length the report prompt asks for.")
+    max_text_unit_tokens: int = Field(
+        2000,
+        ge=0,
+        description="Source text appended to a report context when the community's entities and "
+        "relationships leave room in the budget (0 = none).",
+    )
 
 
 class LocalSearchSettings(_Section):
@@ -155,7 +186,9 @@ class LocalSearchSettings(_Section):
     text_unit_share: float = Field(0.5, ge=0, le=1, description="Share of the budget for text units.")
     community_share: float = Field(0.15, ge=0, le=1, description="Share for community reports.")
     top_k_entities: int = Field(10, ge=1, description="Entities matched to the query.")
-    top_k_relationships: int = Field(10, ge=1, description="Relationships per matched entity (out-of-network).")
+    top_k_relationships: int = Field(
+        10, ge=1, description="Relationships per matched entity (out-of-network)."
+    )
     use_pagerank: bool = Field(True, description="Rank text units with personalized PageRank from matches.")
 
 
@@ -172,12 +205,16 @@ class DriftSearchSettings(_Section):
     top_k_reports: int = Field(20, ge=1, description="Reports retrieved by the HyDE primer.")
     primer_folds: int = Field(5, ge=1, description="Folds the primer reports are split into.")
     rounds: int = Field(2, ge=0, description="Follow-up rounds after the primer.")
-    follow_ups_per_round: int = Field(5, ge=1, le=20, description="Best-scored follow-ups answered per round.")
+    follow_ups_per_round: int = Field(
+        5, ge=1, le=20, description="Best-scored follow-ups answered per round."
+    )
     concurrency: int = Field(4, ge=1, description="Follow-up local searches in flight.")
     max_llm_calls: int = Field(60, ge=1, description="Stop early once this many LLM calls are spent.")
     max_tokens: int = Field(400000, ge=1000, description="Stop early once this many tokens are spent.")
     local_max_context_tokens: int = Field(6000, ge=500, description="Context budget of each follow-up.")
-    dedup_similarity: float = Field(0.92, ge=0, le=1, description="Follow-ups closer than this are duplicates.")
+    dedup_similarity: float = Field(
+        0.92, ge=0, le=1, description="Follow-ups closer than this are duplicates."
+    )
 
 
 class BasicSearchSettings(_Section):
@@ -190,7 +227,9 @@ class QuerySettings(_Section):
     """Defaults for the four query methods."""
 
     community_level: int | None = Field(
-        None, ge=0, description="Community level used by local/global search (default: the deepest level "
+        None,
+        ge=0,
+        description="Community level used by local/global search (default: the deepest level "
         "for local, level 0 for global).",
     )
     response_type: str = Field("multiple paragraphs", description="Answer shape asked of the LLM.")
@@ -207,7 +246,8 @@ class Settings(_Section):
 
     root: Path = Field(Path("."), description="Project root (set by the loader, not in the file).")
     method: Literal["auto", "standard", "fast"] = Field(
-        "auto", description="Indexing method: standard (LLM), fast (spaCy), auto = standard when an LLM is "
+        "auto",
+        description="Indexing method: standard (LLM), fast (spaCy), auto = standard when an LLM is "
         "configured, else fast.",
     )
     output_dir: Path = Field(Path("output"), description="Tables, vectors and stats, relative to the root.")

@@ -128,6 +128,10 @@ class Embedder(Protocol):
     """Turns texts into unit-length float32 vectors of a fixed dimension."""
 
     model: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """Vector length (read-only, so lazily loaded models can answer it from a property)."""
+        ...
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray: ...

@@ -21,13 +21,14 @@ class Tokenizer:
         self._enc = _encoding(encoding)
 
     def encode(self, text: str) -> list[int]:
-        return list(self._enc.encode(text))
+        # encode_ordinary: special-token strings such as "<|endoftext|>" in a document are plain text.
+        return list(self._enc.encode_ordinary(text))
 
     def decode(self, ids: list[int]) -> str:
         return str(self._enc.decode(ids))
 
     def count(self, text: str) -> int:
-        return len(self._enc.encode(text)) if text else 0
+        return len(self._enc.encode_ordinary(text)) if text else 0
 
     def truncate(self, text: str, max_tokens: int) -> str:
         ids = self.encode(text)

@@ -1,0 +1,233 @@
+"""The ``GraphRAG`` facade: wires settings, models, the workflow runner and the query engines together.
+
+Async methods are the core; the sync twins run them on a private event loop (so they also work inside
+Jupyter, where a loop is already running). Chat clients are created per event loop because an HTTP client
+belongs to the loop it was first used on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from graphrag_lite.config import Settings, load_settings
+from graphrag_lite.errors import ConfigError
+from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter
+from graphrag_lite.query.result import QueryResult
+from graphrag_lite.workflows.runner import RunReport
+
+T = TypeVar("T")
+QueryMethod = Literal["local", "global", "drift", "basic"]
+METHODS: tuple[str, ...] = ("local", "global", "drift", "basic")
+
+
+class GraphRAG:
+    """One project: ``GraphRAG("my_project").index()`` then ``.query("...", method="local")``."""
+
+    def __init__(
+        self,
+        root: str | Path = ".",
+        *,
+        settings: Settings | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings or load_settings(root, overrides)
+        self.meter = UsageMeter()
+        self._chats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ChatModel | None] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._embedder: Embedder | None = None
+        self._data: Any = None
+        self._data_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self.last_result: QueryResult | None = None
+
+    # -- models ----------------------------------------------------------------------------------------
+    @property
+    def chat(self) -> ChatModel | None:
+        """The chat model for the running event loop; None when no LLM is configured (extractive mode)."""
+        if not self.settings.llm.configured:
+            return None
+        from graphrag_lite.models.factory import create_chat
+
+        loop = asyncio.get_running_loop()
+        if loop not in self._chats:
+            self._chats[loop] = create_chat(self.settings, self.meter)
+        return self._chats[loop]
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from graphrag_lite.models.factory import create_embedder
+
+            self._embedder = create_embedder(self.settings)
+        return self._embedder
+
+    def _index_data(self) -> Any:
+        with self._data_lock:
+            if self._data is None:
+                from graphrag_lite.query.index_data import IndexData
+
+                self._data = IndexData.load(self.settings)
+            return self._data
+
+    # -- sync bridge -----------------------------------------------------------------------------------
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._loop_thread = threading.Thread(
+                target=self._loop.run_forever, name="graphrag-lite-loop", daemon=True
+            )
+            self._loop_thread.start()
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._loop_thread is not None:
+                self._loop_thread.join(timeout=5)
+            self._loop = None
+
+    def __enter__(self) -> GraphRAG:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- indexing --------------------------------------------------------------------------------------
+    async def aindex(
+        self, method: str | None = None, *, force: bool = False, show_progress: bool = False
+    ) -> RunReport:
+        """Build or resume the index with the standard (LLM) or fast (offline) workflow."""
+        from graphrag_lite.workflows.progress import LoggingProgress, ProgressSink, RichProgress
+        from graphrag_lite.workflows.runner import WorkflowRunner
+        from graphrag_lite.workflows.spec import load_workflow
+        from graphrag_lite.workflows.steps import STEPS
+
+        if method not in (None, "auto", "standard", "fast"):
+            raise ConfigError(f"Unknown index method '{method}'. Use standard, fast or auto.")
+        if method in ("standard", "fast"):
+            self.settings = self.settings.model_copy(update={"method": method})
+        spec = load_workflow(self.settings.resolved_method)
+        progress: ProgressSink = RichProgress(self.meter) if show_progress else LoggingProgress()
+        runner = WorkflowRunner(
+            self.settings,
+            spec,
+            STEPS,
+            chat=self.chat,
+            meter=self.meter,
+            embedder_factory=lambda: self.embedder,
+            progress=progress,
+        )
+        report = await runner.run(force=force)
+        with self._data_lock:
+            self._data = None
+        return report
+
+    def index(
+        self, method: str | None = None, *, force: bool = False, show_progress: bool = False
+    ) -> RunReport:
+        return self._run(self.aindex(method, force=force, show_progress=show_progress))
+
+    async def aupdate(self) -> RunReport:
+        from graphrag_lite.errors import NotBuiltYetError
+
+        raise NotBuiltYetError("Incremental update is not built yet; `index` skips unchanged steps.")
+
+    def update(self) -> RunReport:
+        return self._run(self.aupdate())
+
+    # -- querying --------------------------------------------------------------------------------------
+    def _engine_kwargs(
+        self, community_level: int | None, context_tokens: int | None, history: list[dict[str, str]] | None
+    ) -> dict[str, Any]:
+        return {"community_level": community_level, "context_tokens": context_tokens, "history": history}
+
+    async def aquery(
+        self,
+        text: str,
+        method: str = "local",
+        *,
+        community_level: int | None = None,
+        context_tokens: int | None = None,
+        history: list[dict[str, str]] | None = None,
+    ) -> QueryResult:
+        """Answer ``text`` with local, global, drift or basic search."""
+        from graphrag_lite.query.engines import run_query
+
+        if method not in METHODS:
+            raise ConfigError(f"Unknown query method '{method}'. Use one of: {', '.join(METHODS)}.")
+        data = await asyncio.to_thread(self._index_data)
+        result = await run_query(
+            method,
+            text,
+            data,
+            self.chat,
+            self.embedder,
+            self.settings,
+            **self._engine_kwargs(community_level, context_tokens, history),
+        )
+        self.last_result = result
+        return result
+
+    def query(self, text: str, method: str = "local", **options: Any) -> QueryResult:
+        return self._run(self.aquery(text, method, **options))
+
+    async def astream(
+        self,
+        text: str,
+        method: str = "local",
+        *,
+        community_level: int | None = None,
+        context_tokens: int | None = None,
+        history: list[dict[str, str]] | None = None,
+    ) -> AsyncIterator[str]:
+        """Yield the answer as it is written; the full result is then in ``last_result``."""
+        from graphrag_lite.query.engines import stream_query
+
+        if method not in METHODS:
+            raise ConfigError(f"Unknown query method '{method}'. Use one of: {', '.join(METHODS)}.")
+        data = await asyncio.to_thread(self._index_data)
+        holder: dict[str, QueryResult] = {}
+        async for delta in stream_query(
+            method,
+            text,
+            data,
+            self.chat,
+            self.embedder,
+            self.settings,
+            holder,
+            **self._engine_kwargs(community_level, context_tokens, history),
+        ):
+            yield delta
+        self.last_result = holder.get("result")
+
+    # per-method conveniences
+    async def alocal_search(self, text: str, **options: Any) -> QueryResult:
+        return await self.aquery(text, "local", **options)
+
+    async def aglobal_search(self, text: str, **options: Any) -> QueryResult:
+        return await self.aquery(text, "global", **options)
+
+    async def adrift_search(self, text: str, **options: Any) -> QueryResult:
+        return await self.aquery(text, "drift", **options)
+
+    async def abasic_search(self, text: str, **options: Any) -> QueryResult:
+        return await self.aquery(text, "basic", **options)
+
+    def local_search(self, text: str, **options: Any) -> QueryResult:
+        return self.query(text, "local", **options)
+
+    def global_search(self, text: str, **options: Any) -> QueryResult:
+        return self.query(text, "global", **options)
+
+    def drift_search(self, text: str, **options: Any) -> QueryResult:
+        return self.query(text, "drift", **options)
+
+    def basic_search(self, text: str, **options: Any) -> QueryResult:
+        return self.query(text, "basic", **options)

@@ -1,0 +1,228 @@
+"""The ``graphrag-lite`` command. Heavy libraries load only inside the commands that need them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from graphrag_lite.errors import GraphRAGError, NotBuiltYetError
+
+app = typer.Typer(
+    name="graphrag-lite",
+    help="Index a folder of documents into a knowledge graph and answer questions over it.\n\n"
+    "Typical use: `graphrag-lite init --root proj`, put files in proj/input/, "
+    "`graphrag-lite index --root proj`, "
+    'then `graphrag-lite query "..." --root proj --method local`.',
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+RootOption = Annotated[
+    Path, typer.Option("--root", "-r", help="Project root (the folder with settings.yaml).")
+]
+
+
+class IndexMethod(StrEnum):
+    auto = "auto"
+    standard = "standard"
+    fast = "fast"
+
+
+class QueryMethod(StrEnum):
+    local = "local"
+    global_ = "global"
+    drift = "drift"
+    basic = "basic"
+
+
+def _fail(exc: GraphRAGError) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2 if isinstance(exc, NotBuiltYetError) else 1)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def init(
+    root: RootOption = Path("."),
+    force: Annotated[
+        bool, typer.Option(help="Overwrite settings.yaml and prompts that already exist.")
+    ] = False,
+) -> None:
+    """Create a project: a commented settings.yaml, editable prompts/ and an empty input/ folder."""
+    from graphrag_lite.cli.init_project import init_project
+
+    try:
+        result = init_project(root, force=force)
+    except GraphRAGError as exc:
+        _fail(exc)
+        return
+    for path in result.written:
+        typer.echo(f"wrote {path}")
+    for path in result.kept:
+        typer.echo(f"kept  {path} (use --force to overwrite)")
+    typer.echo(
+        f"Next: put .txt/.md/.csv/.jsonl files in {result.root / 'input'} and run "
+        f"`graphrag-lite index --root {result.root}`."
+    )
+
+
+@app.command()
+def index(
+    root: RootOption = Path("."),
+    method: Annotated[
+        IndexMethod,
+        typer.Option(
+            help="standard = LLM extraction; fast = offline spaCy; auto = standard when an LLM is configured."
+        ),
+    ] = IndexMethod.auto,
+    force: Annotated[bool, typer.Option(help="Re-run every step even if its inputs did not change.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Build (or resume) the index: tables and stats.json in output/, vectors in output/lancedb."""
+    _logging(verbose)
+    from graphrag_lite.api.facade import GraphRAG
+    from graphrag_lite.cli.render import print_index_summary
+
+    try:
+        rag = GraphRAG(root)
+        chosen = rag.settings.resolved_method if method == IndexMethod.auto else method.value
+        if method == IndexMethod.auto and chosen == "fast":
+            typer.echo(
+                "No LLM configured: indexing offline with the fast method (spaCy + extractive reports).",
+                err=True,
+            )
+        report = rag.index(method=chosen, force=force, show_progress=True)
+    except GraphRAGError as exc:
+        _fail(exc)
+        return
+    print_index_summary(report)
+
+
+@app.command()
+def update(root: RootOption = Path(".")) -> None:
+    """Apply added, changed and deleted input documents without a full re-index."""
+    _fail(
+        NotBuiltYetError(
+            "`update` is not built yet. For now run `graphrag-lite index --root R`; it skips unchanged steps."
+        )
+    )
+
+
+@app.command()
+def query(
+    question: Annotated[str | None, typer.Argument(help="The question (omit with --batch).")] = None,
+    root: RootOption = Path("."),
+    method: Annotated[QueryMethod, typer.Option(help="local, global, drift or basic.")] = QueryMethod.local,
+    community_level: Annotated[
+        int | None, typer.Option(help="Community level for local/global search.")
+    ] = None,
+    context_tokens: Annotated[int | None, typer.Option(help="Cap on the whole context budget.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    stream: Annotated[bool, typer.Option(help="Stream the answer as it is written (LLM only).")] = False,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            help='JSONL file of {"id", "question"} lines; writes one JSON result per line to stdout.'
+        ),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Questions in flight in --batch mode.")] = 4,
+    show_tree: Annotated[bool, typer.Option(help="DRIFT: print the question/answer tree.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Answer a question (or a batch of questions) over the index."""
+    _logging(verbose)
+    from graphrag_lite.api.facade import GraphRAG
+    from graphrag_lite.cli.render import print_result, run_batch
+
+    options: dict[str, Any] = {"community_level": community_level, "context_tokens": context_tokens}
+    try:
+        rag = GraphRAG(root)
+        if batch is not None:
+            asyncio.run(run_batch(rag, batch, method.value, options, concurrency))
+            return
+        if not question:
+            raise typer.BadParameter("give a question, or --batch FILE")
+        if stream and not as_json:
+
+            async def _stream() -> Any:
+                async for delta in rag.astream(question, method=method.value, **options):
+                    sys.stdout.write(delta)
+                    sys.stdout.flush()
+                sys.stdout.write("\n")
+                return rag.last_result
+
+            result = asyncio.run(_stream())
+        else:
+            result = rag.query(question, method=method.value, **options)
+    except GraphRAGError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif not stream:
+        print_result(result, show_tree=show_tree)
+    elif show_tree:
+        print_result(result, show_tree=True, answer=False)
+
+
+@app.command()
+def stats(
+    root: RootOption = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Counts, community sizes per level, top entities and what the index cost in LLM calls and tokens."""
+    from graphrag_lite.cli.render import print_stats
+
+    try:
+        print_stats(root, as_json=as_json)
+    except GraphRAGError as exc:
+        _fail(exc)
+
+
+@app.command()
+def export(
+    root: RootOption = Path("."),
+    fmt: Annotated[str, typer.Option("--format", help="graphml, json or csv.")] = "graphml",
+    out: Annotated[Path | None, typer.Option(help="Output file (graphml/json) or folder (csv).")] = None,
+) -> None:
+    """Export the graph for Gephi, networkx or spreadsheets."""
+    _fail(
+        NotBuiltYetError(
+            "`export` is not built yet. The tables are Parquet files in output/: open them "
+            "with pandas or DuckDB."
+        )
+    )
+
+
+@app.command()
+def viz(
+    root: RootOption = Path("."),
+    level: Annotated[int | None, typer.Option(help="Community level used for colours.")] = None,
+    out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+) -> None:
+    """Write a self-contained interactive HTML view of the graph."""
+    _fail(NotBuiltYetError("`viz` is not built yet. Use `graphrag-lite export` or the Parquet tables."))
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,175 @@
+"""How the CLI shows results: index summaries, answers, stats, and the batch query loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from graphrag_lite.errors import GraphRAGError, InputError
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False)
+
+
+def print_index_summary(report: Any) -> None:
+    table = Table(title=f"Index ({report.workflow}) finished in {report.duration_s:.1f} s")
+    for column in ("step", "status", "rows", "LLM calls", "tokens (prompt/completion)", "cached", "failed"):
+        table.add_column(column)
+    for step in report.steps:
+        rows = ", ".join(f"{k} {v}" for k, v in step.rows.items())
+        usage = step.usage
+        table.add_row(
+            step.name,
+            "skipped (unchanged)" if step.skipped else f"{step.duration_s:.1f} s",
+            rows,
+            str(usage.get("llm_calls", 0)),
+            f"{usage.get('prompt_tokens', 0):,} / {usage.get('completion_tokens', 0):,}",
+            str(usage.get("cache_hits", 0)),
+            str(len(step.failures)),
+        )
+    _err.print(table)
+    failed = [(s.name, f) for s in report.steps for f in s.failures]
+    if failed:
+        _err.print(
+            f"[yellow]{len(failed)} item(s) failed after retries; run `index` again to retry only them. "
+            f"Details in {report.stats_path}.[/]"
+        )
+    skipped = [f for s in report.steps for f in s.stats.get("skipped_files", [])] if report.steps else []
+    for item in skipped[:20]:
+        _err.print(f"[yellow]skipped input[/] {item['path']}: {item['reason']}")
+    _err.print(f"Stats: {report.stats_path}")
+
+
+def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -> None:
+    if answer:
+        _out.print(result.answer)
+        _out.print()
+    if show_tree and result.extra.get("tree"):
+        from rich.tree import Tree
+
+        def add(node: dict[str, Any], branch: Any) -> None:
+            label = f"[bold]{node.get('question', '')}[/] (score {node.get('score', 0):.0f})"
+            child = branch.add(label)
+            if node.get("answer"):
+                child.add(str(node["answer"])[:300])
+            for sub in node.get("children", []):
+                add(sub, child)
+
+        root = Tree("DRIFT")
+        add(result.extra["tree"], root)
+        _out.print(root)
+    cites = result.citations[:10]
+    if cites:
+        _err.print("[dim]Sources:[/]")
+        for cite in cites:
+            _err.print(f"[dim]  {cite.document_title} ({cite.text_unit_id})[/]")
+    _err.print(
+        f"[dim]{result.method} search, {result.llm_calls} LLM calls, "
+        f"{result.prompt_tokens + result.completion_tokens:,} tokens, {result.duration_s:.2f} s[/]"
+    )
+
+
+async def run_batch(rag: Any, path: Path, method: str, options: dict[str, Any], concurrency: int) -> None:
+    """Answer every line of a JSONL file, writing one JSON result per line (ids kept, input order)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if not path.is_file():
+        raise InputError(f"{path}: batch file not found.")
+    questions: list[tuple[str, str]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append((str(row.get("id", number)), str(row["question"])))
+        except (json.JSONDecodeError, KeyError, AttributeError) as exc:
+            raise InputError(
+                f'{path}:{number}: expected a JSON object with "id" and "question" ({exc}).'
+            ) from None
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    results: dict[int, dict[str, Any]] = {}
+    next_to_print = 0
+
+    with Progress(
+        TextColumn("queries"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=_err
+    ) as progress:
+        task = progress.add_task("queries", total=len(questions))
+
+        async def answer(i: int, qid: str, text: str) -> None:
+            nonlocal next_to_print
+            async with semaphore:
+                try:
+                    result = await rag.aquery(text, method, **options)
+                    row = {"id": qid, "question": text, **result.to_dict()}
+                except GraphRAGError as exc:
+                    row = {"id": qid, "question": text, "error": str(exc)}
+            results[i] = row
+            while next_to_print in results:
+                sys.stdout.write(json.dumps(results.pop(next_to_print), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+                next_to_print += 1
+            progress.advance(task)
+
+        await asyncio.gather(*(answer(i, qid, q) for i, (qid, q) in enumerate(questions)))
+
+
+def print_stats(root: Path, *, as_json: bool = False) -> None:
+    from graphrag_lite.config import load_settings
+    from graphrag_lite.store.atomic import read_json
+    from graphrag_lite.store.tables import read_table, table_exists
+
+    settings = load_settings(root)
+    output = settings.output_path
+    if not table_exists(output, "entities"):
+        raise GraphRAGError(f"No index in {output}. Run `graphrag-lite index --root {settings.root}` first.")
+    summary: dict[str, Any] = {"tables": {}}
+    for name in ("documents", "text_units", "entities", "relationships", "communities", "community_reports"):
+        if table_exists(output, name):
+            summary["tables"][name] = len(read_table(output, name))
+    entities = read_table(output, "entities")
+    top = entities.sort_values(["degree", "title"], ascending=[False, True]).head(10)
+    summary["top_entities"] = [
+        {"title": str(title), "type": str(kind), "degree": int(degree)}
+        for title, kind, degree in zip(top["title"], top["type"], top["degree"], strict=True)
+    ]
+    if table_exists(output, "communities"):
+        communities = read_table(output, "communities")
+        levels: dict[str, Any] = {}
+        for level, group in communities.groupby("level"):
+            sizes = group["size"]
+            levels[str(level)] = {
+                "communities": len(group),
+                "min": int(sizes.min()),
+                "median": float(sizes.median()),
+                "max": int(sizes.max()),
+            }
+        summary["community_levels"] = levels
+    stats = read_json(output / "stats.json", {})
+    summary["cost"] = stats.get("totals", {})
+    summary["workflow"] = stats.get("workflow")
+    if as_json:
+        _out.print(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"Index at {output} ({summary['workflow']})")
+    table.add_column("what")
+    table.add_column("value")
+    for name, count in summary["tables"].items():
+        table.add_row(name, f"{count:,}")
+    for level, info in summary.get("community_levels", {}).items():
+        table.add_row(
+            f"level {level} communities",
+            f"{info['communities']} (size min {info['min']}, median {info['median']:g}, max {info['max']})",
+        )
+    cost = summary["cost"]
+    table.add_row("LLM calls", f"{cost.get('llm_calls', 0):,} ({cost.get('cache_hits', 0):,} cache hits)")
+    table.add_row(
+        "tokens", f"{cost.get('prompt_tokens', 0):,} prompt / {cost.get('completion_tokens', 0):,} completion"
+    )
+    table.add_row("top entities", ", ".join(f"{e['title']} ({e['degree']})" for e in summary["top_entities"]))
+    _out.print(table)

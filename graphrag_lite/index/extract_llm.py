@@ -1,0 +1,217 @@
+"""Entity and relationship extraction with an LLM: one call per text unit, then bounded gleaning rounds.
+
+Gleaning does not resend the conversation. A gleaning request carries the text unit and a compact list of
+what was already found (names and types, relationship pairs; no descriptions), and asks only for what is
+missing. That costs one call per round instead of the reference design's two (a "continue" call that resends
+the first prompt and the whole first reply, plus a yes/no "anything left?" call), and it also recovers the
+records of a first reply that was cut off by the completion-token limit. Gleaning stops at the first round
+that adds nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphrag_lite.config.prompts import fill, load_prompt
+from graphrag_lite.config.settings import Settings
+from graphrag_lite.errors import LLMError
+from graphrag_lite.index.record_parser import ParsedRecords, RawEntity, RawRelationship, parse_records
+from graphrag_lite.models.base import ChatModel
+from graphrag_lite.store.ids import normalize_title
+from graphrag_lite.store.records import TextUnit
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+EXTRACT_PROMPT = "extract_graph"
+CONTINUE_PROMPT = "extract_graph_continue"
+
+
+@dataclass
+class ExtractionResult:
+    """Raw records of every text unit, in text-unit order then record order, plus what went wrong."""
+
+    entities: list[RawEntity] = field(default_factory=list)
+    relationships: list[RawRelationship] = field(default_factory=list)
+    failed_units: list[tuple[str, str]] = field(default_factory=list)  # (text unit id, reason)
+    gleaning_calls: int = 0
+    gleaned_records: int = 0  # records added by gleaning rounds
+    gleaning_failures: int = 0  # gleaning calls that failed (the unit keeps its first-pass records)
+    rejected_records: int = 0  # record-like lines the parser could not read
+    truncated_replies: int = 0  # first replies without the end marker
+
+
+@dataclass
+class _UnitResult:
+    entities: list[RawEntity] = field(default_factory=list)
+    relationships: list[RawRelationship] = field(default_factory=list)
+    failure: str | None = None
+    gleaning_calls: int = 0
+    gleaned_records: int = 0
+    gleaning_failures: int = 0
+    rejected_records: int = 0
+    truncated: bool = False
+
+
+@dataclass
+class _Found:
+    """What a unit has yielded so far, keyed the way the merge step will key it."""
+
+    entities: dict[str, RawEntity] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], RawRelationship] = field(default_factory=dict)
+
+    @staticmethod
+    def pair_key(source: str, target: str) -> tuple[str, str]:
+        a, b = sorted((normalize_title(source), normalize_title(target)))
+        return a, b
+
+    def add_new(self, parsed: ParsedRecords) -> tuple[list[RawEntity], list[RawRelationship]]:
+        """Keep the records whose entity title / relationship pair is not known yet; return them."""
+        new_entities: list[RawEntity] = []
+        for entity in parsed.entities:
+            key = normalize_title(entity.title)
+            if key not in self.entities:
+                self.entities[key] = entity
+                new_entities.append(entity)
+        new_relationships: list[RawRelationship] = []
+        for rel in parsed.relationships:
+            pair = self.pair_key(rel.source, rel.target)
+            if pair[0] != pair[1] and pair not in self.pairs:
+                self.pairs[pair] = rel
+                new_relationships.append(rel)
+        return new_entities, new_relationships
+
+    def as_prompt_list(self) -> str:
+        """The compact 'already found' list of a gleaning prompt: names and types, pairs; no descriptions."""
+        lines = ["entities:"]
+        lines += [f"{e.title} ({e.type})" for e in self.entities.values()] or ["(none)"]
+        lines.append("relationships:")
+        lines += [f"{r.source} -- {r.target}" for r in self.pairs.values()] or ["(none)"]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Prompts:
+    extract: str
+    glean: str
+    entity_types: str
+
+
+async def _ask(chat: ChatModel, prompt: str) -> str:
+    response = await chat.chat([{"role": "user", "content": prompt}], json_mode=False)
+    return response.text or ""
+
+
+async def _extract_unit(
+    unit: TextUnit, chat: ChatModel, prompts: _Prompts, max_gleanings: int
+) -> _UnitResult:
+    """First pass plus gleaning for one unit. Never raises for a model failure: it is reported instead."""
+    out = _UnitResult()
+    first = fill(prompts.extract, entity_types=prompts.entity_types, input_text=unit.text)
+    try:
+        reply = await _ask(chat, first)
+    except LLMError as exc:
+        out.failure = f"extraction call failed: {exc}"
+        logger.warning("text unit %s: %s", unit.id, out.failure)
+        return out
+    parsed = parse_records(reply, unit.id)
+    out.rejected_records += len(parsed.rejected)
+    if parsed.count == 0 and not parsed.complete:
+        preview = " ".join(reply.split())[:160]
+        out.failure = f"unparseable extraction reply (no records, no end marker): {preview!r}"
+        logger.warning("text unit %s: %s", unit.id, out.failure)
+        return out
+    out.truncated = not parsed.complete
+    found = _Found()
+    found.add_new(parsed)
+    # The first pass keeps every record, duplicates included: a second description of the same entity in
+    # one reply is still evidence. Gleaning keeps only records that are new.
+    out.entities.extend(parsed.entities)
+    out.relationships.extend(
+        r for r in parsed.relationships if normalize_title(r.source) != normalize_title(r.target)
+    )
+    for _ in range(max_gleanings):
+        prompt = fill(
+            prompts.glean,
+            entity_types=prompts.entity_types,
+            found=found.as_prompt_list(),
+            input_text=unit.text,
+        )
+        out.gleaning_calls += 1
+        try:
+            reply = await _ask(chat, prompt)
+        except LLMError as exc:
+            out.gleaning_failures += 1
+            logger.warning("text unit %s: gleaning call failed, keeping earlier records: %s", unit.id, exc)
+            break
+        parsed = parse_records(reply, unit.id)
+        out.rejected_records += len(parsed.rejected)
+        new_entities, new_relationships = found.add_new(parsed)
+        if not new_entities and not new_relationships:
+            break
+        out.entities.extend(new_entities)
+        out.relationships.extend(new_relationships)
+        out.gleaned_records += len(new_entities) + len(new_relationships)
+    return out
+
+
+def _load_prompts(settings: Settings, project_root: Path | None) -> _Prompts:
+    types = [t.strip().lower() for t in settings.extraction.entity_types if t.strip()]
+    return _Prompts(
+        extract=load_prompt(EXTRACT_PROMPT, project_root),
+        glean=load_prompt(CONTINUE_PROMPT, project_root),
+        entity_types=", ".join(types),
+    )
+
+
+async def extract_graph(
+    text_units: Sequence[TextUnit],
+    chat: ChatModel,
+    settings: Settings,
+    project_root: Path | None,
+    on_progress: ProgressCallback | None = None,
+) -> ExtractionResult:
+    """Extract raw entity and relationship records from every text unit.
+
+    All units run concurrently (the chat model bounds requests in flight). One unit's failure is logged
+    and listed in ``failed_units``; it never stops the others.
+    """
+    prompts = _load_prompts(settings, project_root)
+    max_gleanings = settings.extraction.max_gleanings
+    total = len(text_units)
+    done = 0
+
+    async def run(unit: TextUnit) -> _UnitResult:
+        nonlocal done
+        try:
+            return await _extract_unit(unit, chat, prompts, max_gleanings)
+        finally:
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total)
+
+    results = await asyncio.gather(*(run(unit) for unit in text_units))
+    out = ExtractionResult()
+    for unit, unit_result in zip(text_units, results, strict=True):
+        if unit_result.failure is not None:
+            out.failed_units.append((unit.id, unit_result.failure))
+        out.entities.extend(unit_result.entities)
+        out.relationships.extend(unit_result.relationships)
+        out.gleaning_calls += unit_result.gleaning_calls
+        out.gleaned_records += unit_result.gleaned_records
+        out.gleaning_failures += unit_result.gleaning_failures
+        out.rejected_records += unit_result.rejected_records
+        out.truncated_replies += int(unit_result.truncated)
+    logger.info(
+        "extraction: %d entity and %d relationship records from %d text units (%d failed, %d gleaned)",
+        len(out.entities),
+        len(out.relationships),
+        total,
+        len(out.failed_units),
+        out.gleaned_records,
+    )
+    return out

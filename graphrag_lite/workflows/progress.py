@@ -1,0 +1,114 @@
+"""Progress reporting for long steps. The CLI shows rich bars; the API stays quiet unless asked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from graphrag_lite.models.base import UsageMeter
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+logger = logging.getLogger(__name__)
+
+
+class ProgressSink(Protocol):
+    def step_started(self, name: str, index: int, count: int) -> None: ...
+
+    def callback(self, label: str) -> ProgressCallback: ...
+
+    def step_finished(self, name: str, summary: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LoggingProgress:
+    """Writes step starts and ends to the log; used by the Python API."""
+
+    def step_started(self, name: str, index: int, count: int) -> None:
+        logger.info("step %d/%d: %s", index, count, name)
+
+    def callback(self, label: str) -> ProgressCallback:
+        def report(done: int, total: int) -> None:
+            if total and (done == total or done % max(1, total // 10) == 0):
+                logger.debug("%s: %d/%d", label, done, total)
+
+        return report
+
+    def step_finished(self, name: str, summary: str) -> None:
+        logger.info("step %s: %s", name, summary)
+
+    def close(self) -> None:
+        return None
+
+
+class RichProgress:
+    """A rich progress bar per step: done / total, ETA, and LLM calls and tokens spent so far."""
+
+    def __init__(self, meter: UsageMeter) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = Console(stderr=True)
+        self.meter = meter
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[usage]}"),
+            console=self.console,
+            transient=False,
+        )
+        self._progress.start()
+        self._tasks: dict[str, TaskID] = {}
+
+    def _usage(self) -> str:
+        total = self.meter.total()
+        if not (total.llm_calls or total.cache_hits):
+            return ""
+        return (
+            f"llm {total.llm_calls} calls, {total.prompt_tokens + total.completion_tokens:,} tok"
+            f" ({total.cache_hits} cached)"
+        )
+
+    def step_started(self, name: str, index: int, count: int) -> None:
+        self._tasks[name] = self._progress.add_task(f"{index}/{count} {name}", total=None, usage="")
+
+    def callback(self, label: str) -> ProgressCallback:
+        task_id: TaskID | None = None
+        for name, tid in self._tasks.items():
+            if label.startswith(name):
+                task_id = tid
+        if task_id is None:
+            task_id = self._progress.add_task(label, total=None, usage="")
+            self._tasks[label] = task_id
+        tid = task_id
+
+        def report(done: int, total: int) -> None:
+            self._progress.update(tid, completed=done, total=total, usage=self._usage())
+
+        return report
+
+    def step_finished(self, name: str, summary: str) -> None:
+        tid = self._tasks.get(name)
+        if tid is not None:
+            task = next(t for t in self._progress.tasks if t.id == tid)
+            total = task.total if task.total is not None else 1
+            self._progress.update(tid, completed=total, total=total, usage=summary)
+
+    def close(self) -> None:
+        self._progress.stop()

@@ -1,0 +1,179 @@
+"""The step functions the workflow files name. Each reads its tables, calls index operations, returns tables.
+
+Steps are thin: the algorithms live in :mod:`graphrag_lite.index`. A step records failed items with
+``ctx.fail`` so the run goes on and the next run retries them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphrag_lite.errors import ConfigError, ExtractionError
+from graphrag_lite.models.tokens import get_tokenizer
+from graphrag_lite.workflows.runner import StepContext, StepFunction
+
+logger = logging.getLogger(__name__)
+
+Tables = dict[str, list[Any]]
+
+
+def _require_llm(ctx: StepContext) -> None:
+    if ctx.chat is None:
+        raise ConfigError(
+            "The standard method needs an LLM, and none is configured. Set llm.api_base (and llm.api_key) in "
+            "settings.yaml or GRAPHRAG_API_KEY / GRAPHRAG_API_BASE, or index offline with --method fast."
+        )
+
+
+async def load_documents(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.chunking import chunk_documents
+    from graphrag_lite.index.loading import load_documents as load
+
+    result = load(ctx.settings)
+    for skipped in result.skipped:
+        logger.warning("skipped %s: %s", skipped.path, skipped.reason)
+    # Skipped input files are listed, not retried: they need the user's fix, which changes the input hash.
+    ctx.stats["skipped_files"] = [{"path": s.path, "reason": s.reason} for s in result.skipped]
+    chunks = ctx.settings.chunks
+    if ctx.settings.resolved_method == "fast":
+        size, overlap = chunks.fast_size, chunks.fast_overlap
+    else:
+        size, overlap = chunks.size, chunks.overlap
+    text_units = chunk_documents(result.documents, size, overlap, get_tokenizer(chunks.encoding))
+    ctx.stats.update(files_read=result.files_read, chunk_size=size, chunk_overlap=overlap)
+    return {"documents": result.documents, "work/text_units": text_units}
+
+
+async def extract_graph(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.extract_llm import extract_graph as extract
+    from graphrag_lite.index.merge import merge_graph
+
+    _require_llm(ctx)
+    assert ctx.chat is not None
+    text_units = ctx.read("work/text_units")
+    result = await extract(
+        text_units, ctx.chat, ctx.settings, ctx.settings.root, on_progress=ctx.on_progress()
+    )
+    for unit_id, reason in result.failed_units:
+        ctx.fail(unit_id, reason)
+    if text_units and not result.entities:
+        raise ExtractionError(
+            f"0 entities from {len(text_units)} text units. The model may ignore the record format or its "
+            "context window may be too small: check llm.model, try a larger model, or index with "
+            "--method fast."
+        )
+    merged = merge_graph(result.entities, result.relationships, text_units)
+    ctx.stats["alias_decisions"] = [vars(d) for d in merged.alias_decisions][:200]
+    ctx.stats["failed_units"] = len(result.failed_units)
+    return {"work/entities": merged.entities, "work/relationships": merged.relationships}
+
+
+async def summarize_descriptions(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.linking import link_text_units
+    from graphrag_lite.index.summarize import summarize_descriptions as summarize
+    from graphrag_lite.store.graph import compute_degrees
+
+    entities = ctx.read("work/entities")
+    relationships = ctx.read("work/relationships")
+    text_units = ctx.read("work/text_units")
+    stats = await summarize(
+        entities, relationships, ctx.chat, ctx.settings, ctx.settings.root, on_progress=ctx.on_progress()
+    )
+    ctx.stats["summaries"] = vars(stats) if hasattr(stats, "__dict__") else stats
+    compute_degrees(entities, relationships)
+    link_text_units(text_units, entities, relationships)
+    return {"entities": entities, "relationships": relationships, "text_units": text_units}
+
+
+async def extract_graph_nlp(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.nlp_extract import extract_graph_nlp as extract
+
+    text_units = ctx.read("work/text_units")
+    result = extract(text_units, ctx.settings, on_progress=ctx.on_progress())
+    ctx.stats.update(result.stats)
+    if text_units and not result.entities:
+        raise ExtractionError(f"0 entities from {len(text_units)} text units: is the input English prose?")
+    return {"work/entities": result.entities, "work/relationships": result.relationships}
+
+
+async def prune_graph(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.linking import link_text_units
+    from graphrag_lite.index.prune import prune_graph as prune
+    from graphrag_lite.store.graph import compute_degrees
+
+    result = prune(ctx.read("work/entities"), ctx.read("work/relationships"), ctx.settings)
+    ctx.stats.update(result.stats)
+    text_units = ctx.read("work/text_units")
+    compute_degrees(result.entities, result.relationships)
+    link_text_units(text_units, result.entities, result.relationships)
+    return {"entities": result.entities, "relationships": result.relationships, "text_units": text_units}
+
+
+async def create_communities(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.communities import hierarchical_communities
+
+    communities = hierarchical_communities(ctx.read("entities"), ctx.read("relationships"), ctx.settings)
+    ctx.stats["levels"] = len({c.level for c in communities})
+    return {"communities": communities}
+
+
+async def community_reports(ctx: StepContext) -> Tables:
+    communities = ctx.read("communities")
+    entities = ctx.read("entities")
+    relationships = ctx.read("relationships")
+    text_units = ctx.read("text_units")
+    use_llm = ctx.chat is not None and (
+        ctx.settings.resolved_method == "standard" or ctx.settings.nlp.llm_reports
+    )
+    if use_llm:
+        from graphrag_lite.index.reports_llm import generate_reports
+
+        assert ctx.chat is not None
+        result = await generate_reports(
+            communities,
+            entities,
+            relationships,
+            text_units,
+            ctx.chat,
+            ctx.settings,
+            ctx.settings.root,
+            on_progress=ctx.on_progress(),
+        )
+        for community_id, reason in result.failed:
+            ctx.fail(community_id, reason)
+        reports = result.reports
+    else:
+        from graphrag_lite.index.reports_extractive import extractive_reports
+
+        reports = extractive_reports(communities, entities, relationships, text_units)
+    ctx.stats["method"] = "llm" if use_llm else "extractive"
+    ctx.stats["from_sub_reports"] = sum(1 for r in reports if r.context_source == "sub_reports")
+    return {"community_reports": reports}
+
+
+async def embed(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.embed import embed_index
+
+    counts = await embed_index(
+        ctx.settings.output_path / "lancedb",
+        ctx.read("text_units"),
+        ctx.read("entities"),
+        ctx.read("community_reports"),
+        ctx.embedder,
+        batch_size=ctx.settings.embeddings.batch_size,
+        on_progress=ctx.on_progress(),
+    )
+    return {f"vectors/{table}": [None] * n for table, n in counts.items()}
+
+
+STEPS: dict[str, StepFunction] = {
+    "load_documents": load_documents,
+    "extract_graph": extract_graph,
+    "summarize_descriptions": summarize_descriptions,
+    "extract_graph_nlp": extract_graph_nlp,
+    "prune_graph": prune_graph,
+    "create_communities": create_communities,
+    "community_reports": community_reports,
+    "embed": embed,
+}

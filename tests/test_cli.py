@@ -1,0 +1,69 @@
+"""The command line: help, init, and honest 'not built yet' answers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from graphrag_lite.cli.main import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("init", "index", "update", "query", "stats", "export", "viz"):
+        assert command in result.output
+
+
+def test_help_is_fast_and_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, time; t=time.perf_counter();"
+        "from graphrag_lite.cli.main import app;"
+        "heavy=[m for m in ('torch','spacy','lancedb','sentence_transformers') if m in sys.modules];"
+        "print(heavy, time.perf_counter()-t)"
+    )
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("[]"), out
+    assert time.perf_counter() - started < 20
+
+
+def test_init_creates_project(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    result = runner.invoke(app, ["init", "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert (root / "settings.yaml").is_file()
+    assert (root / "input").is_dir()
+    prompts = sorted(p.name for p in (root / "prompts").glob("*.txt"))
+    assert prompts, "prompts were not copied"
+    # a second init keeps the user's edits
+    (root / "settings.yaml").write_text("# mine\n")
+    again = runner.invoke(app, ["init", "--root", str(root)])
+    assert again.exit_code == 0
+    assert (root / "settings.yaml").read_text() == "# mine\n"
+    assert "kept" in again.output
+
+
+def test_unbuilt_command_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["viz", "--root", str(tmp_path)])
+    assert result.exit_code == 2
+
+
+def test_bad_settings_error_is_clean(tmp_path: Path) -> None:
+    (tmp_path / "settings.yaml").write_text("chunks:\n  sise: 5\n")
+    result = runner.invoke(app, ["stats", "--root", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "chunks.sise" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_query_without_index_says_what_to_do(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["query", "Who?", "--root", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "graphrag-lite index" in result.output

@@ -1,0 +1,109 @@
+"""Global search: map-reduce over HTTP, honest 'not found', dynamic selection, extractive, streaming."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import llm_settings
+from query_fixtures import carol_data, carol_embedder, offline_settings, open_chat
+
+from graphrag_lite.models.base import Embedder
+from graphrag_lite.query.answer import collect
+from graphrag_lite.query.extractive import EXTRACTIVE_LABEL
+from graphrag_lite.query.global_search import NOT_FOUND, global_search, global_search_stream
+from graphrag_lite.query.index_data import IndexData
+from graphrag_lite.testing import TestLLMServer
+
+THEMES = "What are the main themes of the story?"
+MAP = "query:## What to reply (global search, map"
+REDUCE = "query:## How to answer (global search, red"
+RATE = "query:## What to reply (global search, rel"
+
+
+@pytest.fixture
+def data(tmp_path_factory: pytest.TempPathFactory) -> IndexData:
+    return carol_data(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    return carol_embedder(tmp_path_factory.getbasetemp())
+
+
+async def test_map_per_batch_then_one_reduce(
+    data: IndexData, embedder: Embedder, llm_server: TestLLMServer, tmp_path: Path
+) -> None:
+    settings = llm_settings(llm_server, tmp_path)
+    async with open_chat(settings) as chat:
+        # 160 tokens hold one level-0 report: one batch per report.
+        result = await global_search(THEMES, data, chat, embedder, settings, context_tokens=160)
+    maps, reduces = llm_server.requests(MAP), llm_server.requests(REDUCE)
+    assert len(maps) == result.extra["map_calls"] >= 2
+    assert len(reduces) == 1 and reduces[0].timestamp >= max(m.timestamp for m in maps)
+    assert all(m.json_mode for m in maps)
+    assert result.llm_calls == len(maps) + 1
+    # Every level-0 report went to exactly one batch; the numbers shown are global, not per batch.
+    assert sorted(result.context.reports) == sorted(r.id for r in data.reports if r.level == 0)
+    shown = sorted(n for m in maps for n in re.findall(r"^\[(\d+)\] ", m.messages[0]["content"], re.M))
+    assert shown == ["1", "2"]
+    assert "theme of the story" in result.answer and "[Data: Reports (" in result.answer
+    assert result.citations and all(c.report_id in result.context.reports for c in result.citations)
+
+
+async def test_unrelated_question_is_answered_honestly_without_reduce(
+    data: IndexData, embedder: Embedder, llm_server: TestLLMServer, tmp_path: Path
+) -> None:
+    settings = llm_settings(llm_server, tmp_path)
+    async with open_chat(settings) as chat:
+        result = await global_search("What is the boiling point of mercury?", data, chat, embedder, settings)
+    assert result.answer == NOT_FOUND and not result.citations
+    assert len(llm_server.requests(MAP)) == 1 and not llm_server.requests(REDUCE)
+    assert result.extra["points_relevant"] == 0
+
+
+async def test_dynamic_selection_descends_into_relevant_children(
+    data: IndexData, embedder: Embedder, llm_server: TestLLMServer, tmp_path: Path
+) -> None:
+    settings = llm_settings(llm_server, tmp_path)
+    settings.query.global_.dynamic_selection = True
+    async with open_chat(settings) as chat:
+        result = await global_search("Who is the father of Tiny Tim?", data, chat, embedder, settings)
+    # Both roots rated, then the two children of the relevant Cratchit report; one child is kept.
+    assert result.extra["reports_rated"] == 4 == len(llm_server.requests(RATE))
+    assert result.extra["reports_used"] == 1
+    used = data.report_by_id[result.context.reports[0]]
+    assert used.title == "Bob Cratchit and Tiny Tim" and used.level == 1
+    assert "father of Tiny Tim" in result.answer
+
+
+async def test_dynamic_selection_keeps_parent_when_no_child_is_relevant(
+    data: IndexData, embedder: Embedder, llm_server: TestLLMServer, tmp_path: Path
+) -> None:
+    settings = llm_settings(llm_server, tmp_path)
+    settings.query.global_.dynamic_selection = True
+    async with open_chat(settings) as chat:
+        result = await global_search(THEMES, data, chat, embedder, settings)
+    assert result.extra == {**result.extra, "reports_rated": 6, "reports_used": 2}
+    assert {data.report_by_id[r].level for r in result.context.reports} == {0}
+
+
+async def test_extractive_global_quotes_report_findings(data: IndexData, embedder: Embedder) -> None:
+    settings = offline_settings(data.root or Path("."))
+    result = await global_search(THEMES, data, None, embedder, settings)
+    assert result.extractive and result.answer.startswith(EXTRACTIVE_LABEL)
+    first_quote = result.answer.splitlines()[2]
+    assert "theme of the story" in first_quote and "[Data: Reports (" in first_quote
+    assert result.citations and all(c.report_id for c in result.citations)
+    assert set(result.context.reports) <= {r.id for r in data.reports if r.level == 0}
+
+
+async def test_global_stream_joins_to_answer(
+    data: IndexData, embedder: Embedder, llm_server: TestLLMServer, tmp_path: Path
+) -> None:
+    settings = llm_settings(llm_server, tmp_path)
+    async with open_chat(settings) as chat:
+        joined, result = await collect(global_search_stream(THEMES, data, chat, embedder, settings))
+    assert joined == result.answer and result.citations
+    assert llm_server.requests(REDUCE)[0].stream and not llm_server.requests(MAP)[0].stream
