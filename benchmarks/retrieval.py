@@ -42,7 +42,14 @@ from graphrag_lite.query.context_local import build_local_context  # noqa: E402
 from graphrag_lite.query.index_data import IndexData  # noqa: E402
 from graphrag_lite.query.sections import TableSection  # noqa: E402
 
-METHODS = ("bm25", "basic", "local")
+# local variants switch one ranking aid off, to check that it earns its place.
+LOCAL_VARIANTS: dict[str, dict[str, object]] = {
+    "local": {},
+    "local_no_pagerank": {"use_pagerank": False},
+    "local_no_relevance": {"relevance_weight": 0.0},
+    "local_graph_only": {"use_pagerank": False, "relevance_weight": 0.0},
+}
+METHODS = ("bm25", "basic", *LOCAL_VARIANTS)
 
 
 @dataclass
@@ -82,7 +89,9 @@ def build_index(corpus: Path, workdir: Path) -> None:
     """A fast (offline) index of the corpus at ``workdir`` unless one is already there."""
     from graphrag_lite.api.facade import GraphRAG
 
-    if (workdir / "output" / "community_reports.parquet").exists() and (workdir / "output" / "lancedb").exists():
+    if (workdir / "output" / "community_reports.parquet").exists() and (
+        workdir / "output" / "lancedb"
+    ).exists():
         print(f"reusing the index in {workdir}", file=sys.stderr)
         return
     (workdir / "input").mkdir(parents=True, exist_ok=True)
@@ -142,7 +151,10 @@ async def score_method(
             basic = await build_basic_context(question.text, data, embedder, settings, budget)
             units, tokens = basic.records.text_units, basic.tokens
         else:
-            local = await build_local_context(question.text, data, embedder, settings, budget)
+            variant = settings.model_copy(deep=True)
+            for key, value in LOCAL_VARIANTS[method].items():
+                setattr(variant.query.local, key, value)
+            local = await build_local_context(question.text, data, embedder, variant, budget)
             units, tokens = local.records.text_units, local.tokens
         elapsed = time.perf_counter() - started
         scores.add(ranked_documents(units, data, doc_key), question.gold, tokens, elapsed)
@@ -188,16 +200,22 @@ async def run(args: argparse.Namespace) -> str:
     await embedder.embed(["warm up"])  # model load is not a per-query cost
     results = {}
     for method in methods:
-        results[method] = await score_method(method, questions, data, embedder, settings, args.budget, doc_key)
+        results[method] = await score_method(
+            method, questions, data, embedder, settings, args.budget, doc_key
+        )
     return table(results, args.budget, len(questions))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--corpus", required=True, help="JSONL of {doc_id, title, text}.")
     parser.add_argument("--questions", required=True, help="JSONL of {id, question, gold_doc_ids}.")
     parser.add_argument("--budget", type=int, default=2000, help="Context tokens per question.")
-    parser.add_argument("--methods", default=",".join(METHODS), help="Comma-separated: bm25, basic, local.")
+    parser.add_argument(
+        "--methods", default="bm25,basic,local", help=f"Comma-separated, of: {', '.join(METHODS)}."
+    )
     parser.add_argument("--limit", type=int, default=0, help="Score only the first N questions (0 = all).")
     parser.add_argument("--workdir", default="", help="Project folder for the index (reused when present).")
     args = parser.parse_args(argv)

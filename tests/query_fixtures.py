@@ -43,76 +43,156 @@ DOCUMENTS = (
 )
 
 # title, type, description, aliases
-ENTITIES = (
-    ("EBENEZER SCROOGE", "person", "A grasping, covetous old man, the surviving partner of the firm of Scrooge "
-     "and Marley; Bob Cratchit's employer and Fred's uncle.", ["Scrooge", "Mr. Scrooge"]),
-    ("BOB CRATCHIT", "person", "Scrooge's poorly paid clerk, a cheerful family man; husband of Mrs. Cratchit "
-     "and father of Tiny Tim, Martha, Belinda and Peter.", ["Bob"]),
-    ("TINY TIM", "person", "Tim Cratchit, the youngest son of the Cratchit family, a small crippled boy who "
-     "says 'God bless us every one!'", ["Tim Cratchit"]),
-    ("MRS. CRATCHIT", "person", "Wife of Bob Cratchit, who cooks the family's Christmas goose and pudding.",
-     ["Mrs Cratchit"]),
-    ("MARTHA CRATCHIT", "person", "Eldest daughter of the Cratchits, who comes home for Christmas Day.",
-     ["Martha"]),
-    ("JACOB MARLEY", "person", "Scrooge's former business partner, dead seven years, who returns as a ghost "
-     "bound in chains.", ["Marley"]),
+ENTITIES: tuple[tuple[str, str, str, list[str]], ...] = (
+    (
+        "EBENEZER SCROOGE",
+        "person",
+        "A grasping, covetous old man, the surviving partner of the firm of Scrooge "
+        "and Marley; Bob Cratchit's employer and Fred's uncle.",
+        ["Scrooge", "Mr. Scrooge"],
+    ),
+    (
+        "BOB CRATCHIT",
+        "person",
+        "Scrooge's poorly paid clerk, a cheerful family man; husband of Mrs. Cratchit "
+        "and father of Tiny Tim, Martha, Belinda and Peter.",
+        ["Bob"],
+    ),
+    (
+        "TINY TIM",
+        "person",
+        "Tim Cratchit, the youngest son of the Cratchit family, a small crippled boy who "
+        "says 'God bless us every one!'",
+        ["Tim Cratchit"],
+    ),
+    (
+        "MRS. CRATCHIT",
+        "person",
+        "Wife of Bob Cratchit, who cooks the family's Christmas goose and pudding.",
+        ["Mrs Cratchit"],
+    ),
+    (
+        "MARTHA CRATCHIT",
+        "person",
+        "Eldest daughter of the Cratchits, who comes home for Christmas Day.",
+        ["Martha"],
+    ),
+    (
+        "JACOB MARLEY",
+        "person",
+        "Scrooge's former business partner, dead seven years, who returns as a ghost bound in chains.",
+        ["Marley"],
+    ),
     ("FRED", "person", "Scrooge's cheerful nephew, who invites him to Christmas dinner.", []),
-    ("GHOST OF CHRISTMAS PRESENT", "person", "The generous spirit who shows Scrooge the Cratchits' Christmas.",
-     ["the Spirit"]),
+    (
+        "GHOST OF CHRISTMAS PRESENT",
+        "person",
+        "The generous spirit who shows Scrooge the Cratchits' Christmas.",
+        ["the Spirit"],
+    ),
 )
 
 # source, target, description, weight
 RELATIONSHIPS = (
-    ("BOB CRATCHIT", "TINY TIM", "Bob Cratchit is Tiny Tim's father; he carries Tiny Tim home on his shoulder.",
-     5.0),
+    (
+        "BOB CRATCHIT",
+        "TINY TIM",
+        "Bob Cratchit is Tiny Tim's father; he carries Tiny Tim home on his shoulder.",
+        5.0,
+    ),
     ("BOB CRATCHIT", "EBENEZER SCROOGE", "Bob Cratchit is the poorly paid clerk of Ebenezer Scrooge.", 4.0),
     ("BOB CRATCHIT", "MRS. CRATCHIT", "Mrs. Cratchit is Bob Cratchit's wife.", 3.0),
     ("BOB CRATCHIT", "MARTHA CRATCHIT", "Martha is Bob Cratchit's daughter.", 2.0),
     ("MRS. CRATCHIT", "TINY TIM", "Mrs. Cratchit is Tiny Tim's mother.", 2.0),
-    ("EBENEZER SCROOGE", "JACOB MARLEY", "Partners in the firm of Scrooge and Marley; Marley's ghost warns "
-     "Scrooge.", 5.0),
+    (
+        "EBENEZER SCROOGE",
+        "JACOB MARLEY",
+        "Partners in the firm of Scrooge and Marley; Marley's ghost warns Scrooge.",
+        5.0,
+    ),
     ("EBENEZER SCROOGE", "FRED", "Fred is Scrooge's nephew.", 3.0),
-    ("EBENEZER SCROOGE", "GHOST OF CHRISTMAS PRESENT", "The Ghost of Christmas Present shows Scrooge the "
-     "Cratchits' Christmas.", 2.0),
+    (
+        "EBENEZER SCROOGE",
+        "GHOST OF CHRISTMAS PRESENT",
+        "The Ghost of Christmas Present shows Scrooge the Cratchits' Christmas.",
+        2.0,
+    ),
     ("BOB CRATCHIT", "GHOST OF CHRISTMAS PRESENT", "The spirit blesses Bob Cratchit's dwelling.", 1.0),
 )
 
 # level -> list of (member titles, report title, summary, findings, rating)
 COMMUNITIES: tuple[tuple[int, tuple[str, ...], str, str, tuple[tuple[str, str], ...], float], ...] = (
-    (0, ("EBENEZER SCROOGE", "JACOB MARLEY", "FRED", "GHOST OF CHRISTMAS PRESENT"),
-     "Scrooge, Marley and the Christmas spirits",
-     "Scrooge, a covetous old man, is visited by the ghost of his partner Jacob Marley and by the Christmas "
-     "spirits. The central theme of the story is his redemption.",
-     (("Scrooge's greed", "Scrooge is a grasping, covetous old man who despises Christmas and charity."),
-      ("Marley's warning", "Marley's ghost, bound in chains, warns Scrooge to change; a theme of the story is "
-       "that greed forges its own chains."),
-      ("Fred's goodwill", "Fred keeps inviting his uncle to Christmas dinner despite every refusal.")),
-     8.0),
-    (0, ("BOB CRATCHIT", "TINY TIM", "MRS. CRATCHIT", "MARTHA CRATCHIT"),
-     "The Cratchit family",
-     "Bob Cratchit, Scrooge's poor clerk, keeps a joyful Christmas with his family. Family, poverty and "
-     "generosity are themes of the story.",
-     (("Bob Cratchit is Tiny Tim's father", "Bob carries Tiny Tim on his shoulder and sits him beside him at "
-       "the Christmas table."),
-      ("Joy despite poverty", "The Cratchits' small goose and pudding show a theme of the story: generosity "
-       "and happiness do not need wealth.")),
-     7.0),
-    (1, ("EBENEZER SCROOGE", "JACOB MARLEY"), "Scrooge and Marley",
-     "The firm of Scrooge and Marley and the ghost of the dead partner.",
-     (("Partners", "Scrooge and Marley were partners for many years; Scrooge was his sole executor."),),
-     6.0),
-    (1, ("FRED", "GHOST OF CHRISTMAS PRESENT"), "Fred and the Ghost of Christmas Present",
-     "Scrooge's nephew and the spirit of the present.",
-     (("Goodwill", "Both stand for Christmas goodwill toward Scrooge."),),
-     4.0),
-    (1, ("BOB CRATCHIT", "TINY TIM"), "Bob Cratchit and Tiny Tim",
-     "Bob Cratchit and his youngest son Tiny Tim.",
-     (("Father and son", "Bob Cratchit is the father of Tiny Tim, whom he carries on his shoulder."),),
-     6.0),
-    (1, ("MRS. CRATCHIT", "MARTHA CRATCHIT"), "Mrs. Cratchit and Martha",
-     "The mother and the eldest daughter of the Cratchit family.",
-     (("The dinner", "Mrs. Cratchit cooks the goose and the pudding; Martha comes home for the day."),),
-     3.0),
+    (
+        0,
+        ("EBENEZER SCROOGE", "JACOB MARLEY", "FRED", "GHOST OF CHRISTMAS PRESENT"),
+        "Scrooge, Marley and the Christmas spirits",
+        "Scrooge, a covetous old man, is visited by the ghost of his partner Jacob Marley and by the "
+        "Christmas spirits. The central theme of the story is his redemption.",
+        (
+            (
+                "Scrooge's greed",
+                "Scrooge is a grasping, covetous old man who despises Christmas and charity.",
+            ),
+            (
+                "Marley's warning",
+                "Marley's ghost, bound in chains, warns Scrooge to change; a theme of the story is "
+                "that greed forges its own chains.",
+            ),
+            ("Fred's goodwill", "Fred keeps inviting his uncle to Christmas dinner despite every refusal."),
+        ),
+        8.0,
+    ),
+    (
+        0,
+        ("BOB CRATCHIT", "TINY TIM", "MRS. CRATCHIT", "MARTHA CRATCHIT"),
+        "The Cratchit family",
+        "Bob Cratchit, Scrooge's poor clerk, keeps a joyful Christmas with his family. Family, poverty and "
+        "generosity are themes of the story.",
+        (
+            (
+                "Bob Cratchit is Tiny Tim's father",
+                "Bob carries Tiny Tim on his shoulder and sits him beside him at the Christmas table.",
+            ),
+            (
+                "Joy despite poverty",
+                "The Cratchits' small goose and pudding show a theme of the story: generosity "
+                "and happiness do not need wealth.",
+            ),
+        ),
+        7.0,
+    ),
+    (
+        1,
+        ("EBENEZER SCROOGE", "JACOB MARLEY"),
+        "Scrooge and Marley",
+        "The firm of Scrooge and Marley and the ghost of the dead partner.",
+        (("Partners", "Scrooge and Marley were partners for many years; Scrooge was his sole executor."),),
+        6.0,
+    ),
+    (
+        1,
+        ("FRED", "GHOST OF CHRISTMAS PRESENT"),
+        "Fred and the Ghost of Christmas Present",
+        "Scrooge's nephew and the spirit of the present.",
+        (("Goodwill", "Both stand for Christmas goodwill toward Scrooge."),),
+        4.0,
+    ),
+    (
+        1,
+        ("BOB CRATCHIT", "TINY TIM"),
+        "Bob Cratchit and Tiny Tim",
+        "Bob Cratchit and his youngest son Tiny Tim.",
+        (("Father and son", "Bob Cratchit is the father of Tiny Tim, whom he carries on his shoulder."),),
+        6.0,
+    ),
+    (
+        1,
+        ("MRS. CRATCHIT", "MARTHA CRATCHIT"),
+        "Mrs. Cratchit and Martha",
+        "The mother and the eldest daughter of the Cratchit family.",
+        (("The dinner", "Mrs. Cratchit cooks the goose and the pudding; Martha comes home for the day."),),
+        3.0,
+    ),
 )
 
 _BUILT: dict[str, Path] = {}
@@ -145,8 +225,9 @@ def build_carol_index(root: Path) -> Path:
     for title, kind, description, aliases in ENTITIES:
         names = [title.title(), *aliases]
         unit_ids = [u.id for u in units if _mentions(u.text, names)]
-        entities.append(Entity(ids.entity_id(title), title, kind, description, list(aliases), [], unit_ids,
-                               len(unit_ids)))
+        entities.append(
+            Entity(ids.entity_id(title), title, kind, description, list(aliases), [], unit_ids, len(unit_ids))
+        )
     by_title = {e.title: e for e in entities}
     relationships = []
     for source, target, description, weight in RELATIONSHIPS:
@@ -166,13 +247,28 @@ def build_carol_index(root: Path) -> Path:
         community_id = ids.community_id(level, entity_ids)
         rel_ids = [r.id for r in relationships if r.source in members and r.target in members]
         unit_ids = sorted({u for m in members for u in by_title[m].text_unit_ids})
-        communities.append(Community(community_id, level, None, [], entity_ids, rel_ids, unit_ids, len(members)))
-        reports.append(CommunityReport(ids.report_id(community_id), community_id, level, title, summary,
-                                       [Finding(s, e) for s, e in findings], rating, "hand-written",
-                                       _full_content(title, summary, findings), method="extractive"))
+        communities.append(
+            Community(community_id, level, None, [], entity_ids, rel_ids, unit_ids, len(members))
+        )
+        reports.append(
+            CommunityReport(
+                ids.report_id(community_id),
+                community_id,
+                level,
+                title,
+                summary,
+                [Finding(s, e) for s, e in findings],
+                rating,
+                "hand-written",
+                _full_content(title, summary, findings),
+                method="extractive",
+            )
+        )
     for child in communities:
         if child.level == 1:
-            parent = next(c for c in communities if c.level == 0 and set(child.entity_ids) <= set(c.entity_ids))
+            parent = next(
+                c for c in communities if c.level == 0 and set(child.entity_ids) <= set(c.entity_ids)
+            )
             child.parent = parent.id
             parent.children.append(child.id)
 

@@ -4,6 +4,7 @@ and the offline MiniLM embedder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -295,6 +296,22 @@ async def test_failed_calls_release_their_concurrency_slot(llm_server: TestLLMSe
         with pytest.raises(LLMError):
             await chat.chat(user(f"fail {i}"))
     assert (await asyncio.wait_for(chat.chat(QUESTION), timeout=2)).text.startswith("Echo [")
+
+
+async def test_stream_closed_early_releases_its_slot(llm_server: TestLLMServer, tmp_path: Path) -> None:
+    chat, meter = make_chat(llm_server, tmp_path, concurrency=1)
+    async with contextlib.aclosing(chat.stream(user("a long enough question to stream"))) as deltas:
+        async for first in deltas:
+            assert first == "Echo "
+            break
+    assert (await asyncio.wait_for(chat.chat(QUESTION), timeout=2)).text.startswith("Echo [")
+    assert meter.total().llm_calls == 2 and meter.total().failures == 0
+
+
+async def test_client_side_rate_caps_let_calls_through(llm_server: TestLLMServer, tmp_path: Path) -> None:
+    chat, _ = make_chat(llm_server, tmp_path, requests_per_minute=1, tokens_per_minute=5)
+    response = await asyncio.wait_for(chat.chat(QUESTION), timeout=2)  # a prompt over the cap is clamped
+    assert response.prompt_tokens > 5 and len(llm_server.log) == 1
 
 
 async def test_azure_mode_uses_deployment_paths(llm_server: TestLLMServer, tmp_path: Path) -> None:

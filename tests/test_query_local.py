@@ -32,7 +32,9 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     return carol_embedder(tmp_path_factory.getbasetemp())
 
 
-async def test_context_matches_named_entity_and_its_relationships(data: IndexData, embedder: Embedder) -> None:
+async def test_context_matches_named_entity_and_its_relationships(
+    data: IndexData, embedder: Embedder
+) -> None:
     settings = offline_settings(data.root or Path("."))
     context = await build_local_context(QUESTION, data, embedder, settings)
     tiny_tim = data.find_entity("Tiny Tim")
@@ -115,7 +117,9 @@ async def test_extractive_stream_is_one_delta(data: IndexData, embedder: Embedde
     assert stream.result is not None and deltas == [stream.result.answer]
 
 
-def test_missing_or_partial_index_says_what_to_run(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_missing_or_partial_index_says_what_to_run(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     empty = offline_settings(tmp_path)
     with pytest.raises(IndexNotFoundError, match="graphrag-lite index --root"):
         IndexData.load(empty)
@@ -125,7 +129,9 @@ def test_missing_or_partial_index_says_what_to_run(tmp_path: Path, tmp_path_fact
     with pytest.raises(IndexNotFoundError, match=r"incomplete \(missing: community_reports\).*again"):
         IndexData.load(offline_settings(partial))
     shutil.rmtree(partial / "output" / "lancedb")
-    shutil.copy(carol_index(tmp_path_factory.getbasetemp()) / "output" / "community_reports.parquet",
-                partial / "output")
+    shutil.copy(
+        carol_index(tmp_path_factory.getbasetemp()) / "output" / "community_reports.parquet",
+        partial / "output",
+    )
     with pytest.raises(IndexNotFoundError, match="embeddings"):
         IndexData.load(offline_settings(partial))

@@ -46,7 +46,13 @@ NODE_COLUMNS: tuple[str, ...] = (
     "degree",
     "text_unit_ids",
 )
-EDGE_COLUMNS: tuple[str, ...] = ("relationship_id", "weight", "description", "text_unit_ids", "combined_degree")
+EDGE_COLUMNS: tuple[str, ...] = (
+    "relationship_id",
+    "weight",
+    "description",
+    "text_unit_ids",
+    "combined_degree",
+)
 
 # Characters XML 1.0 forbids (control characters from PDFs or OCR); one would make the GraphML unreadable.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -183,9 +189,7 @@ def _write_csv(graph: nx.Graph, folder: Path, levels: list[int]) -> list[Path]:
 
     flat = flat_graph(graph)
     node_columns = ["id", *NODE_COLUMNS, *(f"community_level_{level}" for level in levels)]
-    nodes = pd.DataFrame(
-        [{"id": n, **attrs} for n, attrs in flat.nodes(data=True)], columns=node_columns
-    )
+    nodes = pd.DataFrame([{"id": n, **attrs} for n, attrs in flat.nodes(data=True)], columns=node_columns)
     edges = pd.DataFrame(
         [{"source": u, "target": v, **attrs} for u, v, attrs in flat.edges(data=True)],
         columns=["source", "target", *EDGE_COLUMNS],

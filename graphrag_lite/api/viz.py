@@ -15,6 +15,7 @@ import html
 import json
 import logging
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from graphrag_lite.api.export import community_of, load_graph_tables
 from graphrag_lite.errors import GraphRAGError
 from graphrag_lite.store.atomic import atomic_write_text
 from graphrag_lite.store.ids import normalize_title
-from graphrag_lite.store.records import Community, Document, Entity, TextUnit
+from graphrag_lite.store.records import Community, Document, Entity, Relationship, TextUnit
 from graphrag_lite.store.tables import read_records, table_exists
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,11 @@ DESCRIPTION_CHARS = 1500  # entity description kept in the page
 RELATION_CHARS = 300  # relationship description kept in the page
 UNITS_PER_ENTITY = 10  # source text units listed per entity
 HIDDEN_RELATIONS_PER_ENTITY = 25  # relationships to entities that are not drawn, listed per entity
-DENSE_LAYOUT_LIMIT = 1200  # above this many nodes, repulsion only acts between near neighbours
+DENSE_LAYOUT_LIMIT = 200  # above this many nodes, repulsion only acts between near neighbours (k-d tree)
 LAYOUT_SEED = 7
-SCALE = 40.0  # pixels per layout unit (the ideal edge length)
-MIN_NODE_SIZE, MAX_NODE_SIZE = 12.0, 56.0
+GRAVITY = 0.25  # pull towards the centre: keeps loose components and isolated entities near the rest
+SCALE = 80.0  # pixels per layout unit (the ideal edge length)
+MIN_NODE_SIZE, MAX_NODE_SIZE = 10.0, 50.0
 
 
 class UnknownLevelError(GraphRAGError):
@@ -104,8 +106,8 @@ def _seed_positions(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     loose = np.flatnonzero(groups < 0)
     if len(loose):
         angle = rng.uniform(0, 2 * math.pi, len(loose))
-        radius = math.sqrt(max(n, 1)) * 1.6 * np.sqrt(rng.uniform(0, 1, len(loose)))
-        pos[loose] = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+        spread = math.sqrt(max(n, 1)) * 1.6 * np.sqrt(rng.uniform(0, 1, len(loose)))
+        pos[loose] = np.column_stack([spread * np.cos(angle), spread * np.sin(angle)])
     return pos
 
 
@@ -129,11 +131,12 @@ def force_layout(
     iterations: int | None = None,
     seed: int = LAYOUT_SEED,
 ) -> np.ndarray:
-    """Fruchterman-Reingold positions (ideal edge length 1) with a little gravity; deterministic.
+    """Fruchterman-Reingold positions (ideal edge length 1) plus gravity; deterministic for a seed.
 
     ``edges`` is an (m, 2) int array of node indices, ``groups`` a community index per node (-1 for
     none) used for the start positions. Above DENSE_LAYOUT_LIMIT nodes repulsion is cut off at a few edge
-    lengths, which keeps each step near-linear (3,000 nodes lay out in seconds, not minutes).
+    lengths, which keeps each step near-linear (3,000 nodes lay out in about 3 s, not minutes) and, with
+    the gravity, keeps the picture compact instead of pushing loose entities to the edges.
     """
     rng = np.random.default_rng(seed)
     pos = _seed_positions(groups, rng)
@@ -143,7 +146,6 @@ def force_layout(
     steps = iterations or (200 if cutoff is None else 120)
     src, dst = (edges[:, 0], edges[:, 1]) if len(edges) else (np.zeros(0, int), np.zeros(0, int))
     pull_weight = 0.5 + 0.5 * np.sqrt(weights / weights.max()) if len(weights) else weights
-    gravity = 0.02 if cutoff is None else 0.05
     temperature = 0.1 * math.sqrt(n) + 1.0
     cooling = temperature / (steps + 1)
 
@@ -159,7 +161,7 @@ def force_layout(
             delta = pos[src] - pos[dst]
             pull = delta * (np.sqrt((delta * delta).sum(1)) * pull_weight)[:, None]
             disp += spread(dst, pull) - spread(src, pull)
-        disp -= gravity * pos
+        disp -= GRAVITY * pos
         length = np.sqrt((disp * disp).sum(1)) + 1e-9
         pos += disp * (np.minimum(length, temperature) / length)[:, None]
         temperature = max(temperature - cooling, 0.05)
@@ -169,8 +171,9 @@ def force_layout(
 # -- page data ----------------------------------------------------------------------------------------
 
 
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(str(text).split()) if limit <= SNIPPET_CHARS else str(text).strip()
+def _clip(text: str, limit: int, *, one_line: bool = True) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis; ``one_line`` collapses whitespace."""
+    text = " ".join(str(text).split()) if one_line else str(text).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -190,6 +193,86 @@ def _report_titles(output_dir: Path) -> dict[str, str]:
     return {r.community_id: r.title for r in read_records(output_dir, "community_reports") if r.title}
 
 
+@dataclass
+class _Edges:
+    """Relationships touching the drawn entities. Rows are [i, j, weight, description]; an index past the
+    drawn entities points into ``others`` (the far end is not drawn)."""
+
+    rows: list[list[Any]]
+    drawn: list[tuple[int, int, float]]
+    others: list[str]
+    left_out: dict[int, int]  # drawn entity -> relationships to undrawn entities not listed
+
+
+def _collect_edges(relationships: list[Relationship], entities: list[Entity], shown: list[Entity]) -> _Edges:
+    index_of = {normalize_title(e.title): i for i, e in enumerate(shown)}
+    titles = {normalize_title(e.title): e.title for e in entities}
+    others: dict[str, int] = {}
+    drawn: list[tuple[int, int, float]] = []
+    rows: list[list[Any]] = []
+    hidden: dict[int, list[tuple[float, list[Any]]]] = {}
+    for rel in relationships:
+        a, b = index_of.get(normalize_title(rel.source)), index_of.get(normalize_title(rel.target))
+        weight = float(rel.weight) if math.isfinite(rel.weight) else 0.0
+        row: list[Any] = [a, b, round(weight, 3), _clip(rel.description, RELATION_CHARS)]
+        if a is not None and b is not None:
+            drawn.append((a, b, weight))
+            rows.append(row)
+            continue
+        for near, far, slot in ((a, rel.target, 1), (b, rel.source, 0)):
+            if near is not None:  # exactly one end is drawn: name the other in `others`
+                far_title = titles.get(normalize_title(far), far)
+                row[slot] = len(shown) + others.setdefault(far_title, len(others))
+                hidden.setdefault(near, []).append((weight, row))
+    left_out: dict[int, int] = {}
+    for node, listed in hidden.items():
+        listed.sort(key=lambda item: -item[0])
+        rows.extend(row for _, row in listed[:HIDDEN_RELATIONS_PER_ENTITY])
+        left_out[node] = max(0, len(listed) - HIDDEN_RELATIONS_PER_ENTITY)
+    return _Edges(rows, drawn, list(others), left_out)
+
+
+def _positions(
+    shown: list[Entity], edges: _Edges, membership: dict[str, dict[int, str]], level: int | None
+) -> np.ndarray:
+    """Layout of the drawn entities in pixels, communities of ``level`` starting out together."""
+    group_ids = [membership.get(e.id, {}).get(level) if level is not None else None for e in shown]
+    group_index = {g: k for k, g in enumerate(sorted({g for g in group_ids if g}))}
+    groups = np.array([group_index[g] if g else -1 for g in group_ids], dtype=int)
+    pairs = np.array([(a, b) for a, b, _ in edges.drawn], dtype=int).reshape(-1, 2)
+    weights = np.maximum(np.array([w for _, _, w in edges.drawn], dtype=float), 1e-6)
+    return force_layout(len(shown), pairs, weights, groups) * SCALE
+
+
+class _SourceTable:
+    """Text-unit snippets and document titles, each stored once however many entities cite them."""
+
+    def __init__(self, sources: _Sources) -> None:
+        self.sources = sources
+        self.units: list[list[Any]] = []  # [document index, chunk index, snippet]
+        self.documents: list[str] = []
+        self._unit_index: dict[str, int] = {}
+        self._doc_index: dict[str, int] = {}
+
+    def refs(self, text_unit_ids: list[str]) -> list[int]:
+        found = [uid for uid in text_unit_ids if uid in self.sources.units][:UNITS_PER_ENTITY]
+        return [self._add(uid) for uid in found]
+
+    def _add(self, uid: str) -> int:
+        if uid not in self._unit_index:
+            unit = self.sources.units[uid]
+            doc = self.sources.documents.get(unit.document_id)
+            doc_title = doc.title if doc else unit.document_id
+            if doc_title not in self._doc_index:
+                self._doc_index[doc_title] = len(self.documents)
+                self.documents.append(doc_title)
+            self._unit_index[uid] = len(self.units)
+            self.units.append(
+                [self._doc_index[doc_title], int(unit.chunk_index), _clip(unit.text, SNIPPET_CHARS)]
+            )
+        return self._unit_index[uid]
+
+
 def build_viz_data(
     output_dir: Path, level: int | None = None, max_nodes: int = 500, title: str | None = None
 ) -> dict[str, Any]:
@@ -201,83 +284,30 @@ def build_viz_data(
         known = ", ".join(map(str, levels)) or "none (the index has no communities)"
         raise UnknownLevelError(f"There is no community level {level}. Levels in this index: {known}.")
     shown = select_entities(tables.entities, max_nodes)
-    index_of = {normalize_title(e.title): i for i, e in enumerate(shown)}
-    shown_ids = {e.id for e in shown}
-    colour_level = level if level is not None else choose_level(tables.communities, shown_ids)
+    colour_level = level if level is not None else choose_level(tables.communities, {e.id for e in shown})
     membership = community_of(tables.communities)
-
-    others: dict[str, int] = {}
-    drawn: list[tuple[int, int, float]] = []
-    edges: list[list[Any]] = []
-    hidden: dict[int, list[tuple[float, list[Any]]]] = {}
-    titles = {normalize_title(e.title): e.title for e in tables.entities}
-    for rel in tables.relationships:
-        a, b = index_of.get(normalize_title(rel.source)), index_of.get(normalize_title(rel.target))
-        if a is None and b is None:
-            continue
-        row: list[Any] = [a, b, round(float(rel.weight), 3), _clip(rel.description, RELATION_CHARS)]
-        if a is not None and b is not None:
-            drawn.append((a, b, float(rel.weight)))
-            edges.append(row)
-            continue
-        far = rel.target if a is not None else rel.source
-        far_title = titles.get(normalize_title(far), far)
-        row[1 if a is not None else 0] = -1 - others.setdefault(far_title, len(others))
-        hidden.setdefault(a if a is not None else b, []).append((float(rel.weight), row))  # type: ignore[arg-type]
-    hidden_more: dict[int, int] = {}
-    for node, rows in hidden.items():
-        rows.sort(key=lambda item: -item[0])
-        edges.extend(row for _, row in rows[:HIDDEN_RELATIONS_PER_ENTITY])
-        hidden_more[node] = max(0, len(rows) - HIDDEN_RELATIONS_PER_ENTITY)
-    edges = [[a if a >= 0 else len(shown) - 1 - a, b if b >= 0 else len(shown) - 1 - b, *rest]
-             for a, b, *rest in edges]
-
-    group_ids = [membership.get(e.id, {}).get(colour_level) if colour_level is not None else None for e in shown]
-    group_index = {g: k for k, g in enumerate(sorted({g for g in group_ids if g}))}
-    groups = np.array([group_index[g] if g else -1 for g in group_ids], dtype=int)
-    pairs = np.array([(a, b) for a, b, _ in drawn], dtype=int).reshape(-1, 2)
-    weights = np.array([w for _, _, w in drawn], dtype=float)
-    positions = force_layout(len(shown), pairs, np.maximum(weights, 1e-6), groups) * SCALE
-
-    sources = _load_sources(output_dir)
-    unit_index: dict[str, int] = {}
-    doc_index: dict[str, int] = {}
-    units: list[list[Any]] = []
-    documents: list[str] = []
+    edges = _collect_edges(tables.relationships, tables.entities, shown)
+    positions = _positions(shown, edges, membership, colour_level)
+    sources = _SourceTable(_load_sources(output_dir))
     max_degree = max([int(e.degree) for e in shown] + [1])
     nodes: list[dict[str, Any]] = []
     for i, entity in enumerate(shown):
-        refs: list[int] = []
-        for uid in entity.text_unit_ids:
-            unit = sources.units.get(uid)
-            if unit is None or len(refs) >= UNITS_PER_ENTITY:
-                continue
-            if uid not in unit_index:
-                doc = sources.documents.get(unit.document_id)
-                doc_title = doc.title if doc else unit.document_id
-                if doc_title not in doc_index:
-                    doc_index[doc_title] = len(documents)
-                    documents.append(doc_title)
-                unit_index[uid] = len(units)
-                units.append([doc_index[doc_title], int(unit.chunk_index), _clip(unit.text, SNIPPET_CHARS)])
-            refs.append(unit_index[uid])
-        groups_of = membership.get(entity.id, {})
         size = MIN_NODE_SIZE + (MAX_NODE_SIZE - MIN_NODE_SIZE) * math.sqrt(int(entity.degree) / max_degree)
         nodes.append(
             {
                 "t": entity.title,
                 "k": entity.type,
-                "d": _clip(entity.description, DESCRIPTION_CHARS),
+                "d": _clip(entity.description, DESCRIPTION_CHARS, one_line=False),
                 "a": list(entity.aliases),
                 "g": int(entity.degree),
                 "f": int(entity.frequency),
                 "x": round(float(positions[i, 0]), 1),
                 "y": round(float(positions[i, 1]), 1),
                 "s": round(size, 1),
-                "c": [groups_of.get(lv) for lv in levels],
-                "u": refs,
+                "c": [membership.get(entity.id, {}).get(lv) for lv in levels],
+                "u": sources.refs(entity.text_unit_ids),
                 "nu": len(entity.text_unit_ids),
-                "h": hidden_more.get(i, 0),
+                "h": edges.left_out.get(i, 0),
             }
         )
     reports = _report_titles(output_dir)
@@ -288,16 +318,16 @@ def build_viz_data(
             "entities_total": len(tables.entities),
             "relationships_total": len(tables.relationships),
             "shown": len(shown),
-            "edges_shown": len(drawn),
+            "edges_shown": len(edges.drawn),
             "levels": levels,
             "level": colour_level,
         },
         "nodes": nodes,
-        "others": list(others),
-        "edges": edges,
+        "others": edges.others,
+        "edges": edges.rows,
         "communities": {cid: reports[cid] for cid in sorted(used) if cid in reports},
-        "units": units,
-        "docs": documents,
+        "units": sources.units,
+        "docs": sources.documents,
     }
 
 
@@ -317,14 +347,14 @@ def _inline_script(name: str) -> str:
     """An asset's text, checked to be safe to inline in a <script> element."""
     code = (ASSETS / name).read_text(encoding="utf-8")
     if "</script" in code.lower():
-        raise GraphRAGError(f"The asset {name} contains '</script' and cannot be inlined; reinstall graphrag-lite.")
+        raise GraphRAGError(
+            f"The asset {name} contains '</script' and cannot be inlined; reinstall graphrag-lite."
+        )
     return code
 
 
 def render_html(data: dict[str, Any]) -> str:
-    """The page: template with style, library, app script and data inlined (one pass, so data can't inject)."""
-    import re
-
+    """The page: template with style, library, script and data inlined in one pass (data can't inject)."""
     template = (ASSETS / "viz.html").read_text(encoding="utf-8")
     parts = {
         "TITLE": html.escape(str(data["meta"]["title"])),

@@ -190,6 +190,13 @@ class LocalSearchSettings(_Section):
         10, ge=1, description="Relationships per matched entity (out-of-network)."
     )
     use_pagerank: bool = Field(True, description="Rank text units with personalized PageRank from matches.")
+    relevance_weight: float = Field(
+        2.0,
+        ge=0,
+        description="Weight of BM25 + vector relevance (best passage = 1) in the text-unit ranking, next to "
+        "the matched entities a unit carries (1 each); retrieved passages become candidates too, so a "
+        "question whose entities are missed still gets evidence. 0 = entity links and PageRank only.",
+    )
 
 
 class GlobalSearchSettings(_Section):
@@ -202,18 +209,38 @@ class GlobalSearchSettings(_Section):
 
 
 class DriftSearchSettings(_Section):
+    """DRIFT search: a HyDE primer over community reports, then rounds of follow-up local searches."""
+
     top_k_reports: int = Field(20, ge=1, description="Reports retrieved by the HyDE primer.")
     primer_folds: int = Field(5, ge=1, description="Folds the primer reports are split into.")
+    primer_fold_tokens: int = Field(
+        8000, ge=500, description="Report tokens per primer fold (reports beyond it are left out)."
+    )
     rounds: int = Field(2, ge=0, description="Follow-up rounds after the primer.")
     follow_ups_per_round: int = Field(
         5, ge=1, le=20, description="Best-scored follow-ups answered per round."
     )
+    follow_ups_per_answer: int = Field(
+        5, ge=0, le=20, description="Follow-up questions kept from each answer (the first ones it lists)."
+    )
     concurrency: int = Field(4, ge=1, description="Follow-up local searches in flight.")
-    max_llm_calls: int = Field(60, ge=1, description="Stop early once this many LLM calls are spent.")
+    max_llm_calls: int = Field(
+        60, ge=2, description="Stop early once this many LLM calls are spent (one is kept for the reduce)."
+    )
     max_tokens: int = Field(400000, ge=1000, description="Stop early once this many tokens are spent.")
     local_max_context_tokens: int = Field(6000, ge=500, description="Context budget of each follow-up.")
     dedup_similarity: float = Field(
         0.92, ge=0, le=1, description="Follow-ups closer than this are duplicates."
+    )
+    min_score: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="Answers scoring below this (0-100) add nothing: they stay in the tree but not in the "
+        "reduce, and a round of only such answers (or duplicates) ends the search early.",
+    )
+    reduce_max_tokens: int = Field(
+        8000, ge=500, description="Tokens of ranked answers per reduce call (more answers: map-reduce)."
     )
 
 

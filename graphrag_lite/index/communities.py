@@ -1,6 +1,6 @@
 """Hierarchical communities of the entity graph (Leiden, via graspologic-native).
 
-Rules (docs/architecture.md repeats them for users):
+Rules:
 
 - **Every component is clustered**, not only the largest one. Leiden never puts two disconnected nodes in one
   community, so the whole edge list goes into one ``hierarchical_leiden`` call.
@@ -67,7 +67,7 @@ def _endpoints(rel: Relationship, lookup: Mapping[str, str]) -> tuple[str, str] 
 def _relationship_edges(
     relationships: Sequence[Relationship], lookup: Mapping[str, str]
 ) -> dict[tuple[str, str], float]:
-    """Undirected (a < b) entity-id pairs with summed weights; unknown endpoints and self-loops are skipped."""
+    """Undirected (a < b) entity-id pairs, weights summed; unknown endpoints and self-loops skipped."""
     weights: dict[tuple[str, str], float] = defaultdict(float)
     skipped = 0
     for rel in relationships:
@@ -78,7 +78,7 @@ def _relationship_edges(
         a, b = sorted(ends)
         weights[(a, b)] += max(float(rel.weight), _MIN_WEIGHT)
     if skipped:
-        logger.info("communities: %d relationships skipped (self-loop or endpoint not in the entities)", skipped)
+        logger.info("communities: %d relationships skipped (self-loop or unknown endpoint)", skipped)
     return dict(weights)
 
 
@@ -127,7 +127,9 @@ def _leiden(edges: list[Edge], max_cluster_size: int, seed: int) -> dict[str, li
     return chains
 
 
-def _build_edges(entities: Sequence[Entity], relationships: Sequence[Relationship], settings: Settings) -> list[Edge]:
+def _build_edges(
+    entities: Sequence[Entity], relationships: Sequence[Relationship], settings: Settings
+) -> list[Edge]:
     lookup = _entity_lookup(entities)
     weights = _relationship_edges(relationships, lookup)
     if settings.communities.use_lcc:
@@ -143,15 +145,15 @@ def _build_edges(entities: Sequence[Entity], relationships: Sequence[Relationshi
 
 def _drop_unsplit_levels(chains: dict[str, list[_Cluster]]) -> None:
     """Remove a level where a cluster has one child with the same members (a split that split nothing)."""
-    members: dict[tuple[int, int], set[str]] = defaultdict(set)
+    members: dict[int, set[str]] = defaultdict(set)  # graspologic's cluster numbers are unique across levels
     for node, chain in chains.items():
         for cluster in chain:
-            members[(cluster.level, cluster.key)].add(node)
+            members[cluster.key].add(node)
     for node, chain in chains.items():
         kept = [chain[0]]
         for cluster in chain[1:]:
             previous = kept[-1]
-            if members[(cluster.level, cluster.key)] == members[(previous.level, previous.key)]:
+            if members[cluster.key] == members[previous.key]:
                 continue
             kept.append(_Cluster(previous.level + 1, cluster.key, previous.key))
         chains[node] = kept

@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 EXTRACT_PROMPT = "extract_graph"
 CONTINUE_PROMPT = "extract_graph_continue"
+FORMAT_REMINDER = (
+    "\n\nReply with records only, one per line, exactly in the format described above, then <|DONE|>. "
+    "If the text names no entities of those types, reply with <|DONE|> alone."
+)
 
 
 @dataclass
@@ -42,6 +46,7 @@ class ExtractionResult:
     gleaned_records: int = 0  # records added by gleaning rounds
     gleaning_failures: int = 0  # gleaning calls that failed (the unit keeps its first-pass records)
     rejected_records: int = 0  # record-like lines the parser could not read
+    format_retries: int = 0  # first replies without any record, asked again with a format reminder
     truncated_replies: int = 0  # first replies without the end marker
 
 
@@ -54,6 +59,7 @@ class _UnitResult:
     gleaned_records: int = 0
     gleaning_failures: int = 0
     rejected_records: int = 0
+    format_retries: int = 0
     truncated: bool = False
 
 
@@ -106,34 +112,34 @@ async def _ask(chat: ChatModel, prompt: str) -> str:
     return response.text or ""
 
 
-async def _extract_unit(
-    unit: TextUnit, chat: ChatModel, prompts: _Prompts, max_gleanings: int
-) -> _UnitResult:
-    """First pass plus gleaning for one unit. Never raises for a model failure: it is reported instead."""
-    out = _UnitResult()
+async def _first_pass(unit: TextUnit, chat: ChatModel, prompts: _Prompts, out: _UnitResult) -> ParsedRecords:
+    """The first extraction reply, parsed; sets ``out.failure`` when there is none worth keeping.
+
+    A reply without a single record or end marker is asked for once more with a format reminder: a
+    different request, so a cached bad reply is not simply served again.
+    """
     first = fill(prompts.extract, entity_types=prompts.entity_types, input_text=unit.text)
-    try:
-        reply = await _ask(chat, first)
-    except LLMError as exc:
-        out.failure = f"extraction call failed: {exc}"
-        logger.warning("text unit %s: %s", unit.id, out.failure)
-        return out
-    parsed = parse_records(reply, unit.id)
-    out.rejected_records += len(parsed.rejected)
-    if parsed.count == 0 and not parsed.complete:
-        preview = " ".join(reply.split())[:160]
-        out.failure = f"unparseable extraction reply (no records, no end marker): {preview!r}"
-        logger.warning("text unit %s: %s", unit.id, out.failure)
-        return out
-    out.truncated = not parsed.complete
-    found = _Found()
-    found.add_new(parsed)
-    # The first pass keeps every record, duplicates included: a second description of the same entity in
-    # one reply is still evidence. Gleaning keeps only records that are new.
-    out.entities.extend(parsed.entities)
-    out.relationships.extend(
-        r for r in parsed.relationships if normalize_title(r.source) != normalize_title(r.target)
-    )
+    parsed, reply = ParsedRecords(), ""
+    for attempt, prompt in enumerate((first, first + FORMAT_REMINDER)):
+        try:
+            reply = await _ask(chat, prompt)
+        except LLMError as exc:
+            out.failure = f"extraction call failed: {exc}"
+            return parsed
+        parsed = parse_records(reply, unit.id)
+        out.rejected_records += len(parsed.rejected)
+        if parsed.count or parsed.complete:
+            return parsed
+        out.format_retries += int(attempt == 0)
+    preview = " ".join(reply.split())[:160]
+    out.failure = f"unparseable extraction reply (no records, no end marker): {preview!r}"
+    return parsed
+
+
+async def _glean(
+    unit: TextUnit, chat: ChatModel, prompts: _Prompts, found: _Found, max_gleanings: int, out: _UnitResult
+) -> None:
+    """Up to ``max_gleanings`` rounds asking only for what ``found`` lacks; stop at a round with no news."""
     for _ in range(max_gleanings):
         prompt = fill(
             prompts.glean,
@@ -147,15 +153,36 @@ async def _extract_unit(
         except LLMError as exc:
             out.gleaning_failures += 1
             logger.warning("text unit %s: gleaning call failed, keeping earlier records: %s", unit.id, exc)
-            break
+            return
         parsed = parse_records(reply, unit.id)
         out.rejected_records += len(parsed.rejected)
         new_entities, new_relationships = found.add_new(parsed)
         if not new_entities and not new_relationships:
-            break
+            return
         out.entities.extend(new_entities)
         out.relationships.extend(new_relationships)
         out.gleaned_records += len(new_entities) + len(new_relationships)
+
+
+async def _extract_unit(
+    unit: TextUnit, chat: ChatModel, prompts: _Prompts, max_gleanings: int
+) -> _UnitResult:
+    """First pass plus gleaning for one unit. Never raises for a model failure: it is reported instead."""
+    out = _UnitResult()
+    parsed = await _first_pass(unit, chat, prompts, out)
+    if out.failure is not None:
+        logger.warning("text unit %s: %s", unit.id, out.failure)
+        return out
+    out.truncated = not parsed.complete
+    # The first pass keeps every record, duplicates included: a second description of the same entity in
+    # one reply is still evidence. Gleaning keeps only records that are new.
+    out.entities.extend(parsed.entities)
+    out.relationships.extend(
+        r for r in parsed.relationships if normalize_title(r.source) != normalize_title(r.target)
+    )
+    found = _Found()
+    found.add_new(parsed)
+    await _glean(unit, chat, prompts, found, max_gleanings, out)
     return out
 
 
@@ -205,6 +232,7 @@ async def extract_graph(
         out.gleaned_records += unit_result.gleaned_records
         out.gleaning_failures += unit_result.gleaning_failures
         out.rejected_records += unit_result.rejected_records
+        out.format_retries += unit_result.format_retries
         out.truncated_replies += int(unit_result.truncated)
     logger.info(
         "extraction: %d entity and %d relationship records from %d text units (%d failed, %d gleaned)",

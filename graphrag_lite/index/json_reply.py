@@ -56,22 +56,29 @@ def _repaired(candidate: str) -> JSONValue | None:
 
 
 def _candidates(text: str) -> list[str]:
-    """Text fragments that may hold the JSON: fenced blocks first, then from the first bracket on."""
-    out = [m.group(1).strip() for m in _FENCE.finditer(text) if m.group(1).strip()]
-    out.append(text)
-    starts = []
-    for candidate in out:
-        positions = [p for p in (candidate.find("{"), candidate.find("[")) if p >= 0]
-        if positions:
-            starts.append(candidate[min(positions) :])
-    return starts
+    """Fragments that may hold the JSON: fenced blocks first, then the whole reply; each from its first
+    ``{`` and from its first ``[`` (earlier bracket first)."""
+    bases = [m.group(1).strip() for m in _FENCE.finditer(text) if m.group(1).strip()]
+    bases.append(text)
+    out: list[str] = []
+    for base in bases:
+        positions = sorted(p for p in (base.find("{"), base.find("[")) if p >= 0)
+        out.extend(base[p:] for p in positions)
+    return out
+
+
+def _pick(values: list[JSONValue | None]) -> JSONValue | None:
+    """The first object, else the first array: prose like "see [1]" must not beat a real object."""
+    found = [v for v in values if v is not None]
+    return next((v for v in found if isinstance(v, dict)), found[0] if found else None)
 
 
 def parse_json_reply(text: str) -> JSONValue:
     """The JSON object (or array) in a model reply, repaired if need be.
 
-    Accepts code fences, prose before and after, trailing commas, single quotes and truncated output.
-    Raises :class:`JSONReplyError` when the reply holds nothing recoverable.
+    Accepts code fences, prose before and after, trailing commas, single quotes and truncated output. An
+    object is preferred over an array when the reply holds both. Raises :class:`JSONReplyError` when the
+    reply holds nothing recoverable.
     """
     if not text or not text.strip():
         raise JSONReplyError(
@@ -79,14 +86,11 @@ def parse_json_reply(text: str) -> JSONValue:
             "follow JSON instructions (llm.json_mode asks the server for JSON output)."
         )
     candidates = _candidates(text)
-    for candidate in candidates:
-        value = _strict(candidate)
-        if value is not None:
-            return value
-    for candidate in candidates:
-        value = _repaired(candidate)
-        if value is not None:
-            return value
+    value = _pick([_strict(c) for c in candidates])
+    if not isinstance(value, dict):
+        value = _pick([value, *(_repaired(c) for c in candidates)])
+    if value is not None:
+        return value
     raise JSONReplyError(
         f"The model's reply holds no JSON: {_preview(text)!r}. Use a model that follows JSON instructions, "
         "or turn on llm.json_mode if the server supports response_format."

@@ -19,7 +19,8 @@ with its reason so a user can see why two nodes are one:
   "Mrs. X" usually names the wife of "X");
 - exactly one target remains (after following targets that are themselves aliases): "Holmes" with both
   "Sherlock Holmes" and "Mycroft Holmes" stays separate;
-- the two share at least one text unit, so the text itself puts them side by side.
+- the two share at least one text unit (counting those of aliases already merged into the longer name),
+  so the text itself puts them side by side.
 """
 
 from __future__ import annotations
@@ -155,48 +156,45 @@ def _relation(short: NameShape, long: NameShape) -> str | None:
     return None
 
 
-def resolve_aliases(
-    candidates: Iterable[AliasCandidate],
-) -> tuple[dict[str, str], list[AliasDecision]]:
-    """Map alias key -> canonical key for the aliases found, with a decision for each examined short name.
+class _AliasResolver:
+    """Union of short person names into longer ones; see the module docstring for the rules."""
 
-    Longer names are resolved first, so a target that is itself an alias is followed to its canonical name
-    ("Mr. Scrooge" -> "Scrooge" -> "Ebenezer Scrooge").
-    """
-    groups = {c.key: c for c in candidates}
-    shapes = {key: name_shape(key) for key in groups}
-    by_token: dict[str, list[str]] = {}
-    for key, shape in shapes.items():
-        for token in set(shape.core):
-            by_token.setdefault(token, []).append(key)
-    parent: dict[str, str] = {}
-    units = {key: set(group.text_unit_ids) for key, group in groups.items()}
+    def __init__(self, candidates: Iterable[AliasCandidate]) -> None:
+        self.groups = {c.key: c for c in candidates}
+        self.shapes = {key: name_shape(key) for key in self.groups}
+        self.by_token: dict[str, list[str]] = {}
+        for key, shape in self.shapes.items():
+            for token in set(shape.core):
+                self.by_token.setdefault(token, []).append(key)
+        self.parent: dict[str, str] = {}
+        # text units of each canonical name grow as aliases merge into it
+        self.units = {key: set(group.text_unit_ids) for key, group in self.groups.items()}
+        self.decisions: list[AliasDecision] = []
 
-    def root(key: str) -> str:
-        while key in parent:
-            key = parent[key]
+    def root(self, key: str) -> str:
+        while key in self.parent:
+            key = self.parent[key]
         return key
 
-    def person_like(key: str) -> bool:
-        group = groups[key]
-        return is_person_type(group.type) or (group.type == UNKNOWN_TYPE and bool(shapes[key].honorifics))
+    def _compatible(self, key: str) -> bool:
+        return is_person_type(self.groups[key].type) or self.groups[key].type == UNKNOWN_TYPE
 
-    def compatible(key: str) -> bool:
-        return is_person_type(groups[key].type) or groups[key].type == UNKNOWN_TYPE
+    def _person_like(self, key: str) -> bool:
+        group = self.groups[key]
+        return is_person_type(group.type) or (
+            group.type == UNKNOWN_TYPE and bool(self.shapes[key].honorifics)
+        )
 
-    decisions: list[AliasDecision] = []
-    order = sorted(groups, key=lambda k: (-len(shapes[k].core), bool(shapes[k].prefixes), k))
-    for key in order:
-        shape = shapes[key]
-        if not shape.name_like or not compatible(key):
-            continue
-        targets: dict[str, str] = {}  # candidate key -> relation
-        blocked: list[str] = []  # candidates refused because the honorifics conflict
-        for other in sorted(by_token.get(shape.core[0], [])):
-            other_shape = shapes[other]
-            if other == key or not other_shape.name_like or not compatible(other):
+    def _targets(self, key: str) -> tuple[dict[str, str], list[str]]:
+        """(candidate key -> relation, names refused because the honorifics conflict)."""
+        shape = self.shapes[key]
+        targets: dict[str, str] = {}
+        blocked: list[str] = []
+        for other in sorted(self.by_token.get(shape.core[0], [])):
+            other_shape = self.shapes[other]
+            if other == key or not other_shape.name_like or not self._compatible(other):
                 continue
-            if not (person_like(key) or person_like(other)):
+            if not (self._person_like(key) or self._person_like(other)):
                 continue
             relation = _relation(shape, other_shape)
             if relation is None:
@@ -204,52 +202,60 @@ def resolve_aliases(
             if _gender_compatible(shape, other_shape):
                 targets[other] = relation
             else:
-                blocked.append(groups[other].display)
-        if not targets:
-            if blocked:
-                reason = f"kept separate: its {shape.gender} title does not fit {', '.join(blocked)}"
-                decisions.append(AliasDecision(groups[key].display, "", reason, merged=False))
-            continue
+                blocked.append(self.groups[other].display)
         bare = [t for t, rel in targets.items() if rel == "bare form"]
         if bare:  # "Mr. Scrooge" is first of all "Scrooge": follow the bare form wherever it went
             targets = {t: "bare form" for t in bare}
-        roots = sorted({root(t) for t in targets} - {key})
-        alias = groups[key].display
-        if len(roots) != 1:
-            names = ", ".join(groups[r].display for r in roots)
-            decisions.append(
-                AliasDecision(
-                    alias,
-                    "",
-                    f"kept separate: it could name {len(roots)} different people ({names})",
-                    merged=False,
+        return targets, blocked
+
+    def _refuse(self, key: str, canonical: str, reason: str) -> None:
+        self.decisions.append(AliasDecision(self.groups[key].display, canonical, reason, merged=False))
+
+    def resolve(self, key: str) -> None:
+        shape = self.shapes[key]
+        if not shape.name_like or not self._compatible(key):
+            return
+        targets, blocked = self._targets(key)
+        if not targets:
+            if blocked:
+                self._refuse(
+                    key, "", f"kept separate: its {shape.gender} title does not fit {', '.join(blocked)}"
                 )
-            )
-            continue
+            return
+        roots = sorted({self.root(t) for t in targets} - {key})
+        if len(roots) != 1:
+            names = ", ".join(self.groups[r].display for r in roots)
+            self._refuse(key, "", f"kept separate: it could name {len(roots)} different people ({names})")
+            return
         canonical = roots[0]
-        shared = {t: len(units[key] & units[root(t)]) for t in targets}
+        shared = {t: len(self.units[key] & self.units[self.root(t)]) for t in targets}
         via = max(sorted(shared), key=lambda t: shared[t])
         if shared[via] == 0:
-            decisions.append(
-                AliasDecision(
-                    alias,
-                    groups[canonical].display,
-                    "kept separate: the two never appear in the same text unit",
-                    merged=False,
-                )
-            )
-            continue
-        parent[key] = canonical
-        units[canonical] |= units[key]
-        decisions.append(
-            AliasDecision(
-                alias,
-                groups[canonical].display,
-                _reason(alias, groups[via].display, groups[canonical].display, targets[via], shared[via]),
-            )
-        )
-    mapping = {key: root(key) for key in parent}
-    return mapping, decisions
+            display = self.groups[canonical].display
+            self._refuse(key, display, "kept separate: the two never appear in the same text unit")
+            return
+        self.parent[key] = canonical
+        self.units[canonical] |= self.units[key]
+        alias, canonical_display = self.groups[key].display, self.groups[canonical].display
+        reason = _reason(alias, self.groups[via].display, canonical_display, targets[via], shared[via])
+        self.decisions.append(AliasDecision(alias, canonical_display, reason))
+
+
+def resolve_aliases(
+    candidates: Iterable[AliasCandidate],
+) -> tuple[dict[str, str], list[AliasDecision]]:
+    """Map alias key -> canonical key for the aliases found, with a decision for each examined short name.
+
+    Longer names are resolved first, so a target that is itself an alias is followed to its canonical name
+    ("Mr. Scrooge" -> "Scrooge" -> "Ebenezer Scrooge"). Co-occurrence is checked against the canonical
+    name's text units, which include those of the aliases already merged into it.
+    """
+    resolver = _AliasResolver(candidates)
+    shapes = resolver.shapes
+    for key in sorted(shapes, key=lambda k: (-len(shapes[k].core), bool(shapes[k].prefixes), k)):
+        resolver.resolve(key)
+    mapping = {key: resolver.root(key) for key in resolver.parent}
+    return mapping, resolver.decisions
 
 
 def _reason(alias: str, via: str, canonical: str, relation: str, shared: int) -> str:
@@ -367,15 +373,17 @@ def _collect_entities(
         group.types[raw.type or UNKNOWN_TYPE] += 1
         group.descriptions.append(raw.description)
         group.add_unit(raw.text_unit_id)
-    # A relationship endpoint nobody extracted as an entity becomes one instead of losing the edge.
+    # A relationship endpoint nobody extracted as an entity becomes one instead of losing the edge. An
+    # endpoint is also a mention: its text unit counts for the entity either way.
     for rel in raw_relationships:
         for name in (rel.source, rel.target):
             key = normalize_title(name)
-            if not key or (key in groups and groups[key].types):
+            if not key:
                 continue
             group = groups.setdefault(key, _Group(key))
-            group.spellings[name] += 1
-            group.descriptions.append(rel.description)
+            if not group.types:
+                group.spellings[name] += 1
+                group.descriptions.append(rel.description)
             group.add_unit(rel.text_unit_id)
     return groups
 

@@ -4,10 +4,14 @@ Nodes
   * Named entities (spaCy NER) typed person / organization / geo / event; WORK_OF_ART, LAW and PRODUCT keep
     their lower-cased label, LANGUAGE becomes "other"; dates, times and numbers are skipped.
   * Capitalised phrases joined by "of" / "to" ("Ghost of Christmas Yet to Come", "Bank of England") that
-    NER misses or cuts up; typed "other". Named entities and these phrases are the *named* nodes.
+    NER misses or cuts up; typed "other".
+  * Noun chunks made only of proper nouns that NER missed ("Fred", "Sherlock Holmes"); they take the type
+    NER gives the same name elsewhere, else "other" ("person" after "Mr." / "Mrs." ...). These three kinds
+    are the *named* nodes.
   * Salient noun phrases (``noun_chunks`` without leading determiners / pronouns, head lemmatised, at most
-    four words): per text unit the ``nlp.max_noun_phrases_per_unit`` most frequent, ties by how many units
-    use the phrase; typed "concept". A phrase equal to a named entity's name counts for that entity.
+    four words): per text unit the ``nlp.max_noun_phrases_per_unit`` with the highest TF-IDF (uses in the
+    unit x rarity across units, so "hand" does not crowd out "counting-house"); typed "concept". A phrase
+    equal to a named entity's name counts for that entity.
 
 Names are normalised for merging: case-folded, possessive "'s" dropped, determiners and edge punctuation
 stripped, whitespace collapsed. For persons, "Mr." / "Sir" / "Dr." / "Old" ... are dropped into an alias
@@ -30,6 +34,7 @@ one per text unit, earliest first); ``frequency`` = distinct text units. The out
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import Counter
@@ -50,22 +55,40 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[int, int], None]
 
 LABEL_TYPES = {
-    "PERSON": "person", "ORG": "organization", "NORP": "organization", "GPE": "geo", "LOC": "geo",
-    "FAC": "geo", "EVENT": "event", "WORK_OF_ART": "work_of_art", "LAW": "law", "PRODUCT": "product",
+    "PERSON": "person",
+    "ORG": "organization",
+    "NORP": "organization",
+    "GPE": "geo",
+    "LOC": "geo",
+    "FAC": "geo",
+    "EVENT": "event",
+    "WORK_OF_ART": "work_of_art",
+    "LAW": "law",
+    "PRODUCT": "product",
     "LANGUAGE": "other",
 }  # DATE, TIME, CARDINAL, ORDINAL, QUANTITY, MONEY and PERCENT are not nodes
 CONCEPT = "concept"
 PHRASE_TYPE = "other"
 TYPE_ORDER = ("person", "organization", "geo", "event", "work_of_art", "law", "product", "other", CONCEPT)
-ALIAS_TITLES = frozenset("mr mister sir dr doctor prof professor rev reverend capt captain col colonel "
-                         "gen general lord master uncle old young".split())
-NAME_TITLES = frozenset("mrs miss ms madam madame mme mlle lady dame aunt".split())
-CONNECTORS = frozenset("of to the de du da van von la le del".split())
+
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+ALIAS_TITLES = _wordset(
+    "mr mister sir dr doctor prof professor rev reverend capt captain col colonel gen "
+    "general lord master uncle old young"
+)
+NAME_TITLES = _wordset("mrs miss ms madam madame mme mlle lady dame aunt")
+CONNECTORS = _wordset("of to the de du da van von la le del")
 LEADING_JUNK = frozenset({"DET", "PRON", "PUNCT", "NUM", "SPACE", "CCONJ", "ADP", "PART", "SYM", "X"})
+POSSESSIVE_TAGS = frozenset({"PRP$", "WP$"})
 MAX_PHRASE_WORDS = 4
 DESCRIPTION_SENTENCES = 3
 EVIDENCE_MAX_CHARS = 400
 _EDGE_PUNCT = re.compile(r"^[^\w]+|[^\w.]+$")
+_COMPLETE_START = re.compile(r"^[\"'‘“(\[]*[A-Z0-9]")  # a chunk edge leaves a lower-case fragment
 _PERSON_NAME = re.compile(r"^[^\W\d_]+(?:[-'][^\W\d_]+)*$")
 
 
@@ -98,10 +121,13 @@ class _Group:
     cores: Counter[str] = field(default_factory=Counter)
     forms: Counter[str] = field(default_factory=Counter)
     types: Counter[str] = field(default_factory=Counter)
+    units: set[int] = field(default_factory=set)
+    first_unit: dict[str, int] = field(default_factory=dict)  # document id -> first unit index there
 
     def main_type(self) -> str:
+        """The most voted type; a name NER never labelled is "other", a phrase never named is a concept."""
         if not self.types:
-            return CONCEPT
+            return PHRASE_TYPE if self.named else CONCEPT
         return min(self.types, key=lambda t: (-self.types[t], _type_rank(t), t))
 
 
@@ -138,11 +164,24 @@ def _span_form(tokens: list[Token]) -> str:
     """Tokens as written, without leading determiners or trailing possessives and punctuation."""
     while tokens and (tokens[0].lower_ in ("the", "a", "an") or tokens[0].is_punct or tokens[0].is_space):
         tokens = tokens[1:]
-    while tokens and (tokens[-1].tag_ == "POS" or tokens[-1].is_punct or tokens[-1].is_space
-                      or tokens[-1].lower_ in ("'s", "’s")):
+    while tokens and (
+        tokens[-1].tag_ == "POS"
+        or tokens[-1].is_punct
+        or tokens[-1].is_space
+        or tokens[-1].lower_ in ("'s", "’s")
+    ):
         tokens = tokens[:-1]
     text = "".join(t.text_with_ws for t in tokens)
     return " ".join(w for w in (_clean_word(w) for w in text.split()) if w)
+
+
+def _name_prefix(token: Token) -> bool:
+    if token.ent_type_ and token.ent_type_ != "PERSON":
+        return False
+    title = token.text.rstrip(".").lower()
+    return title in ALIAS_TITLES | NAME_TITLES or (
+        token.pos_ == "PROPN" and token.is_title and token.is_alpha
+    )
 
 
 def _named_mention(ent: Span) -> tuple[_Mention, range] | None:
@@ -151,9 +190,9 @@ def _named_mention(ent: Span) -> tuple[_Mention, range] | None:
         return None
     doc, start = ent.doc, ent.start
     is_person = entity_type == "person"
-    if is_person and start > 0 and doc[start - 1].text.rstrip(".").lower() in ALIAS_TITLES | NAME_TITLES:
-        start -= 1  # spaCy leaves "Mr." outside the PERSON span
-    form = _span_form(list(doc[start:ent.end]))
+    while is_person and start > max(ent.sent.start, ent.start - 2) and _name_prefix(doc[start - 1]):
+        start -= 1  # spaCy often leaves "Mr." or a first name outside the PERSON span ("Sherlock [Holmes]")
+    form = _span_form(list(doc[start : ent.end]))
     if not any(c.isupper() for c in form) or not any(c.isalpha() for c in form):
         return None  # lower-case NER hits ("bell", "geese") are noise; the noun-phrase path still sees them
     key, core = name_key(form, is_person)
@@ -161,13 +200,30 @@ def _named_mention(ent: Span) -> tuple[_Mention, range] | None:
 
 
 def _is_capitalised(token: Token) -> bool:
-    return (token.is_title and token.is_alpha and token.tag_ not in ("PRP", "PRP$", "DT")
-            and (not token.is_sent_start or token.tag_ in ("NNP", "NNPS")))
+    return (
+        token.is_title
+        and token.is_alpha
+        and token.tag_ not in ("PRP", "PRP$", "DT")
+        and (not token.is_sent_start or token.tag_.startswith("NN"))  # "Ghost of ..." opening a line
+    )
+
+
+def _is_connector(token: Token, first: bool, has_of: bool) -> bool:
+    """Joins capitalised words: "of", "von" ...; "the" only after another ("Bank of the West"); "to" only
+    once the phrase has an "of" ("Ghost of Christmas Yet to Come", not "Scrooge to the Ghost")."""
+    word = token.lower_
+    if not token.is_lower or word not in CONNECTORS:
+        return False
+    if word == "the":
+        return not first
+    return word != "to" or has_of
 
 
 def _capitalised_phrases(sent: Span) -> Iterable[Span]:
-    """Runs of capitalised words joined by "of" / "to" ("Ghost of Christmas Past"): at least two capitalised
-    words and one connector, so plain sentence-initial words and "Christmas Eve"-style dates do not qualify."""
+    """Runs of capitalised words joined by connectors ("Ghost of Christmas Past").
+
+    At least two capitalised words and one connector, so sentence-initial words and dates such as "Christmas
+    Eve" do not qualify."""
     tokens = list(sent)
     i = 0
     while i < len(tokens):
@@ -180,15 +236,32 @@ def _capitalised_phrases(sent: Span) -> Iterable[Span]:
                 caps, end, j = caps + 1, j + 1, j + 1
                 continue
             gap = j
-            while gap < len(tokens) and gap - j < 2 and tokens[gap].lower_ in CONNECTORS and tokens[gap].is_lower:
+            has_of = any(t.lower_ == "of" for t in tokens[i:j])
+            while gap < len(tokens) and gap - j < 2 and _is_connector(tokens[gap], gap == j, has_of):
                 gap += 1
             if gap > j and gap < len(tokens) and _is_capitalised(tokens[gap]):
                 joins, j = joins + 1, gap
                 continue
             break
         if caps >= 2 and joins >= 1:
-            yield sent.doc[tokens[i].i:tokens[end - 1].i + 1]
+            yield sent.doc[tokens[i].i : tokens[end - 1].i + 1]
         i = end
+
+
+def _proper_name(chunk: Span) -> _Mention | None:
+    """A noun chunk of proper nouns only that NER missed ("Fred", "Sherlock Holmes", "Mr. Darcy").
+
+    It is a named mention without a type vote (the group takes NER's type from other mentions, else
+    "other"), except after a title such as "Mr." or "Mrs.", which makes it a person."""
+    tokens = [t for t in chunk if not (t.pos_ == "DET" or t.is_punct or t.is_space)]
+    if not tokens or any(t.pos_ != "PROPN" or not t.text[:1].isupper() for t in tokens):
+        return None
+    form = _span_form(tokens)
+    if not form or not any(c.islower() for c in form):  # ALL-CAPS headings are not names
+        return None
+    titled = tokens[0].text.rstrip(".").lower() in ALIAS_TITLES | NAME_TITLES and len(tokens) > 1
+    key, core = name_key(form, titled)
+    return _Mention(key, core, form, "person" if titled else "", True)
 
 
 def _concept_mention(nlp: Language, chunk: Span) -> _Mention | None:
@@ -196,8 +269,10 @@ def _concept_mention(nlp: Language, chunk: Span) -> _Mention | None:
     tokens = list(chunk)
     for cut, token in enumerate(tokens):  # keep what follows the last comma / conjunction
         if token.is_punct or token.pos_ == "CCONJ":
-            tokens = tokens[cut + 1:] if cut + 1 < len(tokens) else []
-    while tokens and (tokens[0].pos_ in LEADING_JUNK or tokens[0].tag_ in ("PRP$", "WP$") or tokens[0].is_stop):
+            tokens = tokens[cut + 1 :] if cut + 1 < len(tokens) else []
+    while tokens and (
+        tokens[0].pos_ in LEADING_JUNK or tokens[0].tag_ in POSSESSIVE_TAGS or tokens[0].is_stop
+    ):
         tokens = tokens[1:]
     tokens = tokens[-MAX_PHRASE_WORDS:]
     while tokens and tokens[0].tag_ == "POS":
@@ -209,6 +284,8 @@ def _concept_mention(nlp: Language, chunk: Span) -> _Mention | None:
     for token in tokens:
         proper = token.pos_ == "PROPN"
         text = lemmatize(nlp, token) if token == root and token.tag_ == "NNS" else token.text
+        if text.isupper() and len(text) > 3:  # "curiously HEAVY cake": emphasis, not an acronym
+            text = text.title() if proper else text.lower()
         word = _clean_word(text if proper else text.lower())
         if not word:
             continue
@@ -222,8 +299,18 @@ def _concept_mention(nlp: Language, chunk: Span) -> _Mention | None:
     return _Mention(form.casefold(), form, form, CONCEPT, False)
 
 
+def _by_sentence(doc: Doc, spans: Iterable[Span]) -> dict[int, list[Span]]:
+    """Spans keyed by the start token of their sentence: one pass over the doc instead of one per sentence."""
+    grouped: dict[int, list[Span]] = {}
+    for span in spans:
+        grouped.setdefault(doc[span.start].sent.start, []).append(span)
+    return grouped
+
+
 def analyse_doc(nlp: Language, doc: Doc) -> list[_Sentence]:
     """The mentions of one text unit, sentence by sentence (concepts not yet capped)."""
+    entities_by_sentence = _by_sentence(doc, doc.ents)
+    chunks_by_sentence = _by_sentence(doc, doc.noun_chunks)
     sentences: list[_Sentence] = []
     for sent in doc.sents:
         text = " ".join(sent.text.split())
@@ -232,22 +319,27 @@ def analyse_doc(nlp: Language, doc: Doc) -> list[_Sentence]:
         mentions: list[_Mention] = []
         covered: set[int] = set()
         spans: set[str] = set()
-        for ent in sent.ents:
+        unlabelled: set[int] = set()  # dates, numbers: never names, still fine inside a concept
+        for ent in entities_by_sentence.get(sent.start, []):
             found = _named_mention(ent)
             if found is not None:
                 mentions.append(found[0])
                 covered.update(found[1])
                 spans.add(found[0].form)
+            elif ent.label_ not in LABEL_TYPES:
+                unlabelled.update(range(ent.start, ent.end))
         for phrase in _capitalised_phrases(sent):
             form = _span_form(list(phrase))
             if form and form not in spans:
                 mentions.append(_Mention(form.casefold(), form, form, PHRASE_TYPE, True))
                 covered.update(range(phrase.start, phrase.end))
-        for chunk in sent.noun_chunks:
-            if chunk.root.i not in covered:
-                concept = _concept_mention(nlp, chunk)
-                if concept is not None:
-                    mentions.append(concept)
+        for chunk in chunks_by_sentence.get(sent.start, []):
+            if chunk.root.i in covered:
+                continue
+            mention = None if chunk.root.i in unlabelled else _proper_name(chunk)
+            mention = mention or _concept_mention(nlp, chunk)
+            if mention is not None:
+                mentions.append(mention)
         if len(text) > EVIDENCE_MAX_CHARS:
             text = text[:EVIDENCE_MAX_CHARS].rsplit(" ", 1)[0] + " …"
         sentences.append(_Sentence(text, mentions))
@@ -256,40 +348,71 @@ def analyse_doc(nlp: Language, doc: Doc) -> list[_Sentence]:
 
 # -- merging ------------------------------------------------------------------------------------------------
 def _cap_concepts(units: list[list[_Sentence]], named_keys: set[str], per_unit: int) -> None:
-    """Keep per text unit only the ``per_unit`` most frequent concepts (ties: used by more units, then A-Z)."""
+    """Keep per text unit its ``per_unit`` most salient concepts.
+
+    Salience = uses in the unit x (1 + ln((N + 1) / (units using it + 1))): frequent here, rare elsewhere,
+    so "hand" or "day" do not crowd out "counting-house". Phrases used by one unit only rank last (pruning
+    drops them anyway at the default ``min_frequency`` of 2); ties go A-Z.
+    """
     unit_frequency: Counter[str] = Counter()
     for sentences in units:
         unit_frequency.update({m.key for s in sentences for m in s.mentions if not m.named})
+    n_units = len(units)
+
+    def salience(key: str, count: int) -> tuple[bool, float, str]:
+        idf = 1.0 + math.log((n_units + 1) / (unit_frequency[key] + 1))
+        return (unit_frequency[key] < 2 <= n_units, -count * idf, key)
+
     for sentences in units:
-        counts = Counter(m.key for s in sentences for m in s.mentions
-                         if not m.named and m.key not in named_keys)
-        ranked = sorted(counts, key=lambda k: (-counts[k], -unit_frequency[k], k))
-        keep = set(ranked[:per_unit])
-        for sentence in sentences:
-            sentence.mentions = [m for m in sentence.mentions if m.named or m.key in keep or m.key in named_keys]
+        counts = Counter(
+            m.key for s in sentences for m in s.mentions if not m.named and m.key not in named_keys
+        )
+        keep = set(sorted(counts, key=lambda k: salience(k, counts[k]))[:per_unit])
+        for sentence in sentences:  # a phrase that is a known name ("the Ghost") always counts
+            sentence.mentions = [
+                m for m in sentence.mentions if m.named or m.key in keep or m.key in named_keys
+            ]
 
 
-def _groups(units: list[list[_Sentence]], named_keys: set[str]) -> dict[str, _Group]:
+def _groups(units: list[list[_Sentence]], named_keys: set[str], documents: list[str]) -> dict[str, _Group]:
+    """Mentions gathered by key; ``documents[u]`` is the document id of unit ``u``."""
     groups: dict[str, _Group] = {}
-    for sentences in units:
+    for u, sentences in enumerate(units):
         for sentence in sentences:
             for m in sentence.mentions:
                 group = groups.setdefault(m.key, _Group())
+                group.units.add(u)
+                group.first_unit.setdefault(documents[u], u)
                 if m.named or m.key not in named_keys:  # a phrase naming an entity adds no name variant
                     group.named = group.named or m.named
                     group.cores[m.core] += 1
                     group.forms[m.form] += 1
-                    group.types[m.type] += 1
+                    if m.type:  # an unlabelled proper name does not vote
+                        group.types[m.type] += 1
     return groups
 
 
 def resolve_aliases(groups: dict[str, _Group]) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Map one-word person names onto the single full name that contains them (see the module notes)."""
+    """Map one-word person names onto the single full name that contains them (see the module notes).
+
+    A full name is two or three distinct name words ("Scrooge Scrooge" is not one) of a person, or of a
+    proper name NER never labelled (it then becomes a person through the merge). The short name merges
+    only when exactly one full name in the whole corpus contains it as first or last word *and* the two
+    share a text unit or the full name comes first in a document holding both (a name is introduced in full,
+    then shortened: the "Joe" of stave four is not the "Joe Miller" who turns up in stave five)."""
     persons = sorted(k for k, g in groups.items() if g.named and g.main_type() == "person")
+    unlabelled = sorted(
+        k for k, g in groups.items() if g.named and not g.types
+    )  # "Sherlock Holmes" NER missed
     by_word: dict[str, set[str]] = {}
-    for key in persons:
+    for key in persons + unlabelled:
         words = key.split()
-        if 2 <= len(words) <= 3 and words[0] not in NAME_TITLES and all(_PERSON_NAME.match(w) for w in words):
+        if (
+            2 <= len(words) <= 3
+            and len(set(words)) == len(words)
+            and words[0] not in NAME_TITLES
+            and all(_PERSON_NAME.match(w) for w in words)
+        ):
             by_word.setdefault(words[-1], set()).add(key)
             by_word.setdefault(words[0], set()).add(key)
     mapping: dict[str, str] = {}
@@ -298,12 +421,23 @@ def resolve_aliases(groups: dict[str, _Group]) -> tuple[dict[str, str], list[dic
         if " " in key or key not in by_word:
             continue
         candidates = sorted(by_word[key])
-        if len(candidates) == 1:
-            mapping[key] = candidates[0]
-            decisions.append({"alias": key, "merged_into": candidates[0], "rule": "only full name with this word"})
+        if len(candidates) > 1:
+            rule, target = "ambiguous: several full names contain it", None
+        elif _introduced(groups[candidates[0]], groups[key]):
+            rule, target = "the one full name containing it, seen with it or before it", candidates[0]
+            mapping[key] = target
         else:
-            decisions.append({"alias": key, "merged_into": None, "rule": "ambiguous", "candidates": candidates})
+            rule, target = "kept apart: the full name only appears after it, never with it", None
+        decisions.append({"alias": key, "merged_into": target, "rule": rule, "candidates": candidates})
     return mapping, decisions
+
+
+def _introduced(full: _Group, short: _Group) -> bool:
+    if full.units & short.units:
+        return True
+    return any(
+        full.first_unit[d] <= short.first_unit[d] for d in full.first_unit.keys() & short.first_unit.keys()
+    )
 
 
 def _merge_groups(groups: dict[str, _Group], mapping: dict[str, str]) -> dict[str, _Group]:
@@ -315,6 +449,9 @@ def _merge_groups(groups: dict[str, _Group], mapping: dict[str, str]) -> dict[st
         target.cores.update(source.cores)
         target.forms.update(source.forms)
         target.types.update(source.types)
+        target.units |= source.units
+        for document, first in source.first_unit.items():
+            target.first_unit[document] = min(first, target.first_unit.get(document, first))
     return merged
 
 
@@ -327,16 +464,20 @@ def choose_title(group: _Group) -> str:
 
 # -- records ------------------------------------------------------------------------------------------------
 def _pick_description(rows: list[tuple[int, int]], units: list[list[_Sentence]], limit: int) -> str:
+    """Up to ``limit`` sentences: whole sentences of 6-45 words first, then those naming the most other
+    entities (up to 3), then the earliest; one per text unit, none contained in another (chunk overlap)."""
+
     def rank(row: tuple[int, int]) -> tuple[int, int, int, int]:
         sentence = units[row[0]][row[1]]
         n_words = len(sentence.text.split())
-        return (0 if 6 <= n_words <= 45 else 1, -min(len(sentence.keys) - 1, 3), row[0], row[1])
+        fitting = 6 <= n_words <= 45 and _COMPLETE_START.match(sentence.text) is not None
+        return (0 if fitting else 1, -min(len(sentence.keys) - 1, 3), row[0], row[1])
 
     picked: list[str] = []
     used_units: set[int] = set()
     for row in sorted(rows, key=rank):
         text = units[row[0]][row[1]].text
-        if row[0] in used_units or text in picked:
+        if row[0] in used_units or any(text in p or p in text for p in picked):
             continue
         picked.append(text)
         used_units.add(row[0])
@@ -348,8 +489,9 @@ def _pick_description(rows: list[tuple[int, int]], units: list[list[_Sentence]],
 Pair = tuple[str, str]
 
 
-def _cooccurrences(units: list[list[_Sentence]], window: int) -> tuple[
-        Counter[Pair], dict[Pair, list[int]], dict[Pair, str]]:
+def _cooccurrences(
+    units: list[list[_Sentence]], window: int
+) -> tuple[Counter[Pair], dict[Pair, list[int]], dict[Pair, str]]:
     """Per pair of entity keys: sentence windows shared, text units (in order) and the best evidence text.
 
     Best evidence = both in one sentence before across sentences, then fewest entities in the window, then
@@ -359,9 +501,9 @@ def _cooccurrences(units: list[list[_Sentence]], window: int) -> tuple[
     best: dict[Pair, tuple[int, int, int, int]] = {}
     for u, sentences in enumerate(units):
         for i, sentence in enumerate(sentences):
-            keys = sorted(set().union(*(s.keys for s in sentences[i:i + window + 1])))
+            keys = sorted(set().union(*(s.keys for s in sentences[i : i + window + 1])))
             for a_index, a in enumerate(keys):
-                for b in keys[a_index + 1:]:
+                for b in keys[a_index + 1 :]:
                     pair = (a, b)
                     counts[pair] += 1
                     seen = pair_units.setdefault(pair, [])
@@ -373,20 +515,23 @@ def _cooccurrences(units: list[list[_Sentence]], window: int) -> tuple[
                         best[pair] = candidate
     evidence: dict[Pair, str] = {}
     for pair, (apart, _, u, i) in best.items():
-        span = units[u][i:i + (window + 1 if apart else 1)]
+        span = units[u][i : i + (window + 1 if apart else 1)]
         evidence[pair] = " ".join(s.text for s in span)
     return counts, pair_units, evidence
 
 
-def extract_graph_nlp(text_units: list[TextUnit], settings: Settings,
-                      on_progress: ProgressCallback | None = None) -> NLPResult:
-    """Entities and co-occurrence relationships of ``text_units`` (their entity / relationship ids are set)."""
-    started = time.perf_counter()
+def extract_graph_nlp(
+    text_units: list[TextUnit], settings: Settings, on_progress: ProgressCallback | None = None
+) -> NLPResult:
+    """Entities and co-occurrence edges of ``text_units``; also sets the units' entity / relationship ids."""
+    loading = time.perf_counter()
     nlp = load_spacy()
+    started = time.perf_counter()
     options = settings.nlp
     units: list[list[_Sentence]] = []
     texts = (prepare_text(u.text) for u in text_units)
-    for done, doc in enumerate(nlp.pipe(texts, batch_size=options.batch_size, n_process=options.n_process), 1):
+    docs = nlp.pipe(texts, batch_size=options.batch_size, n_process=options.n_process)
+    for done, doc in enumerate(docs, 1):
         units.append(analyse_doc(nlp, doc))
         if on_progress is not None:
             on_progress(done, len(text_units))
@@ -394,7 +539,7 @@ def extract_graph_nlp(text_units: list[TextUnit], settings: Settings,
 
     named_keys = {m.key for sentences in units for s in sentences for m in s.mentions if m.named}
     _cap_concepts(units, named_keys, options.max_noun_phrases_per_unit)
-    raw_groups = _groups(units, named_keys)
+    raw_groups = _groups(units, named_keys, [u.document_id for u in text_units])
     mapping, decisions = resolve_aliases(raw_groups)
     groups = _merge_groups(raw_groups, mapping)
     for sentences in units:
@@ -413,6 +558,7 @@ def extract_graph_nlp(text_units: list[TextUnit], settings: Settings,
         "seconds": round(seconds, 3),
         "words_per_second": round(words / seconds) if seconds > 0 else 0,
         "spacy_seconds": round(spacy_seconds, 3),
+        "model_load_seconds": round(started - loading, 3),
         "text_units": len(text_units),
         "sentences": sum(len(s) for s in units),
         "named_entities": sum(1 for e in entities if e.type != CONCEPT),
@@ -426,8 +572,12 @@ def extract_graph_nlp(text_units: list[TextUnit], settings: Settings,
     return NLPResult(entities, relationships, stats)
 
 
-def _entities(units: list[list[_Sentence]], text_units: list[TextUnit], groups: dict[str, _Group],
-              titles: dict[str, str]) -> list[Entity]:
+def _entities(
+    units: list[list[_Sentence]],
+    text_units: list[TextUnit],
+    groups: dict[str, _Group],
+    titles: dict[str, str],
+) -> list[Entity]:
     rows: dict[str, list[tuple[int, int]]] = {}
     for u, sentences in enumerate(units):
         for i, sentence in enumerate(sentences):
@@ -445,11 +595,14 @@ def _entities(units: list[list[_Sentence]], text_units: list[TextUnit], groups: 
                 aliases.setdefault(name.casefold(), name)
         limit = DESCRIPTION_SENTENCES if group.named else 2
         entity = Entity(
-            id=entity_id(title), title=title, type=main,
+            id=entity_id(title),
+            title=title,
+            type=main,
             description=_pick_description(rows[key], units, limit),
             aliases=list(aliases.values())[:20],
             other_types=sorted((t for t in group.types if t != main), key=lambda t: (-group.types[t], t)),
-            text_unit_ids=unit_ids, frequency=len(unit_ids),
+            text_unit_ids=unit_ids,
+            frequency=len(unit_ids),
         )
         if entity.id in by_id:  # two keys whose titles normalise alike: keep one node
             kept = by_id[entity.id]
@@ -461,8 +614,9 @@ def _entities(units: list[list[_Sentence]], text_units: list[TextUnit], groups: 
     return sorted(by_id.values(), key=lambda e: (-e.frequency, e.title.casefold(), e.id))
 
 
-def _relationships(units: list[list[_Sentence]], text_units: list[TextUnit], titles: dict[str, str],
-                   window: int) -> list[Relationship]:
+def _relationships(
+    units: list[list[_Sentence]], text_units: list[TextUnit], titles: dict[str, str], window: int
+) -> list[Relationship]:
     counts, pair_units, evidence = _cooccurrences(units, window)
     by_id: dict[str, Relationship] = {}
     for (a, b), count in counts.items():
@@ -471,11 +625,19 @@ def _relationships(units: list[list[_Sentence]], text_units: list[TextUnit], tit
             continue
         unit_ids = [text_units[u].id for u in pair_units[(a, b)]]
         where = "sentence" if window == 0 else f"window of {window + 1} sentences"
-        description = (f"{source} and {target} are mentioned in the same {where} {count} time"
-                       f"{'s' if count != 1 else ''} across {len(unit_ids)} text unit"
-                       f"{'s' if len(unit_ids) != 1 else ''}. Evidence: \"{evidence[(a, b)]}\"")
-        rel = Relationship(id=relationship_id(source, target), source=source, target=target,
-                           description=description, weight=float(count), text_unit_ids=unit_ids)
+        description = (
+            f"{source} and {target} are mentioned in the same {where} {count} time"
+            f"{'s' if count != 1 else ''} across {len(unit_ids)} text unit"
+            f'{"s" if len(unit_ids) != 1 else ""}. Evidence: "{evidence[(a, b)]}"'
+        )
+        rel = Relationship(
+            id=relationship_id(source, target),
+            source=source,
+            target=target,
+            description=description,
+            weight=float(count),
+            text_unit_ids=unit_ids,
+        )
         if rel.id in by_id:
             kept = by_id[rel.id]
             kept.weight += rel.weight

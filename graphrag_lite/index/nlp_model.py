@@ -52,13 +52,15 @@ def load_spacy(disable: Sequence[str] = DEFAULT_DISABLE) -> Language:
         if cached is not None:
             return cached
         if importlib.util.find_spec("spacy") is None:
-            raise ConfigError(f"spaCy is not installed. Install it with: pip install spacy and {INSTALL_HINT}")
+            raise ConfigError(f"spaCy is not installed. Install it with: pip install spacy && {INSTALL_HINT}")
         module = importlib.import_module(_find_package())
         try:
             nlp: Language = module.load(disable=list(key))
         except (OSError, ValueError) as exc:  # broken install or version mismatch with spaCy
-            raise ConfigError(f"The spaCy pipeline {module.__name__} failed to load ({exc}). "
-                              f"Reinstall it with: {INSTALL_HINT}") from exc
+            raise ConfigError(
+                f"The spaCy pipeline {module.__name__} failed to load ({exc}). "
+                f"Reinstall it with: {INSTALL_HINT}"
+            ) from exc
         _cache[key] = nlp
         return nlp
 

@@ -157,8 +157,10 @@ def _record_body(segment: str) -> str:
                     return segment[:index]
     if first_close is not None:
         return segment[:first_close]
-    body = _BLANK_LINE.split(segment, maxsplit=1)[0]
-    return _FENCE.sub("", body).rstrip().rstrip(")")
+    body = _FENCE.sub("", _BLANK_LINE.split(segment, maxsplit=1)[0]).rstrip()
+    if body.endswith(")") and body.count(")") > body.count("("):
+        body = body[:-1]  # the record's own closing parenthesis, not one closing "(" in the description
+    return body
 
 
 def _split_fields(body: str) -> list[str]:

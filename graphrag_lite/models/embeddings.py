@@ -61,6 +61,7 @@ def pool_windows(vectors: np.ndarray, owners: Sequence[int], weights: Sequence[f
 
 _MODELS: dict[str, Any] = {}
 _MODELS_LOCK = threading.Lock()
+_ENCODE_LOCK = threading.Lock()  # one batch at a time: torch already uses every core for it
 
 
 def _load_sentence_transformer(name_or_path: str) -> Any:
@@ -105,15 +106,14 @@ def _load_sentence_transformer(name_or_path: str) -> Any:
 class LocalMiniLMEmbedder:
     """all-MiniLM-L6-v2 (or a local sentence-transformers folder) on CPU, loaded lazily once per process.
 
-    Inference runs in a worker thread (``asyncio.to_thread``) so the event loop stays responsive; calls are
-    serialised because torch already uses every core for one batch.
+    Inference runs in a worker thread (``asyncio.to_thread``) so the event loop stays responsive; batches
+    are serialised process-wide because torch already uses every core for one batch.
     """
 
     def __init__(self, model: str = MINILM, *, batch_size: int = 64) -> None:
         self.model = model
         self.batch_size = batch_size
         self._dim = MINILM_DIM if model == MINILM else 0
-        self._lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -155,7 +155,7 @@ class LocalMiniLMEmbedder:
                 window_texts.append(window)
                 owners.append(i)
                 weights.append(float(max(n_pieces, 1)))
-        with self._lock:
+        with _ENCODE_LOCK:
             vectors = st.encode(
                 window_texts,
                 batch_size=self.batch_size,

@@ -3,7 +3,9 @@
 Retries: the openai client retries 429, 5xx, timeouts and connection errors itself (exponential backoff with
 jitter, honouring Retry-After); ``llm.max_retries`` sets how many times. A 200 reply that is malformed JSON
 or has empty content is retried here, up to the same bound. Every call reports a :class:`Usage` to the meter
-under the current ``usage_scope``. The API key never appears in an error message or a log line.
+under the current ``usage_scope``: ``llm_calls`` counts logical calls that went to the server, ``retries``
+the extra HTTP requests they needed, ``cache_hits`` calls answered from the cache. The API key never
+appears in an error message or a log line.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def make_async_client(
 ) -> openai.AsyncOpenAI:
     """An AsyncOpenAI (or AsyncAzureOpenAI when ``api_version`` is set) client."""
     key = api_key or PLACEHOLDER_KEY
+    # Our own httpx client: the openai default one schedules its own close on whichever event loop runs
+    # when it is garbage-collected, which fails ("Event loop is closed") once its loop has gone.
+    http_client = openai.DefaultAsyncHttpxClient()
     if api_version:
         if not api_base:
             raise ConfigError(
@@ -78,8 +83,11 @@ def make_async_client(
             api_version=api_version,
             timeout=timeout,
             max_retries=max_retries,
+            http_client=http_client,
         )
-    return openai.AsyncOpenAI(base_url=api_base, api_key=key, timeout=timeout, max_retries=max_retries)
+    return openai.AsyncOpenAI(
+        base_url=api_base, api_key=key, timeout=timeout, max_retries=max_retries, http_client=http_client
+    )
 
 
 def describe_openai_error(

@@ -8,7 +8,7 @@ they were built from, preferring units that were in the context, at most a few p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.result import Citation
@@ -42,24 +42,29 @@ def strip_citations(text: str) -> str:
 def resolve_citations(
     cited: dict[str, list[str]], ids: ContextIds, data: IndexData, context_units: Sequence[str]
 ) -> list[Citation]:
-    """Citations for the cited short (or real) ids; ids that resolve to nothing are dropped."""
+    """Citations for the cited ids: short ids of the context, or real record ids of the index (reports
+    quote their sources by real id, and a model may copy those); ids that resolve to nothing are dropped."""
+
+    def real(kind: str, short: str, known: Mapping[str, object]) -> str | None:
+        return ids.resolve(kind, short) or (short if short in known else None)
+
     found: list[Citation] = []
     for short in cited.get("sources", []):
-        unit_id = ids.resolve("sources", short)
+        unit_id = real("sources", short, data.text_unit_by_id)
         if unit_id:
             found.extend(_unit_citations(data, [unit_id]))
     for short in cited.get("entities", []):
-        entity_id = ids.resolve("entities", short)
+        entity_id = real("entities", short, data.entity_by_id)
         if entity_id:
             found.extend(entity_citations(data, entity_id, context_units))
     for short in cited.get("relationships", []):
-        rel_id = ids.resolve("relationships", short)
+        rel_id = real("relationships", short, data.relationship_by_id)
         rel = data.relationship_by_id.get(rel_id) if rel_id else None
         if rel is not None:
             units = _prefer(rel.text_unit_ids, context_units)
             found.extend(_unit_citations(data, units, relationship_id=rel.id))
     for short in cited.get("reports", []):
-        report_id = ids.resolve("reports", short)
+        report_id = real("reports", short, data.report_by_id)
         if report_id:
             found.extend(report_citations(data, report_id, context_units))
     return dedupe(found)

@@ -72,13 +72,51 @@ def vector_search(data: IndexData, query_vector: np.ndarray, k: int) -> list[str
     return [hit.id for hit in data.vectors.search("text_units", query_vector, k=k)]
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[str]:
-    """Fuse rankings: each item scores the sum of 1 / (k + rank) over the rankings it appears in."""
+def rrf_scores(rankings: Sequence[Sequence[str]], k: int) -> dict[str, float]:
+    """Reciprocal rank fusion: each item scores the sum of 1 / (k + rank) over the rankings it is in."""
     scores: dict[str, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[str]:
+    """Items of all rankings, best fused score first (ties by id, so the order is deterministic)."""
+    scores = rrf_scores(rankings, k)
     return sorted(scores, key=lambda item: (-scores[item], item))
+
+
+@dataclass
+class HybridRanking:
+    """Text units found by BM25 and by vector search, fused."""
+
+    ranked: list[str]
+    scores: dict[str, float]
+    bm25_hits: int
+    vector_hits: int
+
+
+async def hybrid_rank(
+    query: str,
+    data: IndexData,
+    embedder: Embedder,
+    settings: Settings,
+    k: int | None = None,
+    query_vector: np.ndarray | None = None,
+) -> HybridRanking:
+    """BM25 and vector retrieval (``k`` each, default ``query.basic.top_k``) fused by RRF."""
+    opts = settings.query.basic
+    k = k or opts.top_k
+    lexical = bm25_search(data, query, k)
+    dense: list[str] = []
+    if data.vectors is not None and data.has_vectors("text_units"):
+        if query_vector is None:
+            query_vector = np.asarray((await embedder.embed([query]))[0], dtype=np.float32)
+        dense = [u for u in vector_search(data, query_vector, k) if u in data.text_unit_by_id]
+    scores = rrf_scores([lexical, dense], opts.rrf_k)
+    ranked = sorted(scores, key=lambda item: (-scores[item], item))
+    return HybridRanking(ranked, scores, len(lexical), len(dense))
 
 
 @dataclass
@@ -92,21 +130,6 @@ class BasicContext:
     vector_hits: int
 
 
-async def hybrid_rank(
-    query: str, data: IndexData, embedder: Embedder, settings: Settings, k: int | None = None
-) -> tuple[list[str], int, int]:
-    """(fused ranking, BM25 hits, vector hits) for ``query``: ``k`` per retriever (default top_k)."""
-    opts = settings.query.basic
-    k = k or opts.top_k
-    lexical = bm25_search(data, query, k)
-    dense: list[str] = []
-    if data.vectors is not None and data.has_vectors("text_units"):
-        vector = np.asarray((await embedder.embed([query]))[0], dtype=np.float32)
-        dense = vector_search(data, vector, k)
-    dense = [u for u in dense if u in data.text_unit_by_id]
-    return reciprocal_rank_fusion([lexical, dense], opts.rrf_k), len(lexical), len(dense)
-
-
 async def build_basic_context(
     query: str,
     data: IndexData,
@@ -117,9 +140,9 @@ async def build_basic_context(
     """The best text units for ``query``, in fused order, until ``max_tokens`` is spent."""
     tokenizer = get_tokenizer(settings.chunks.encoding)
     budget = max_tokens or settings.query.basic.max_context_tokens
-    ranked, n_lexical, n_dense = await hybrid_rank(query, data, embedder, settings)
+    hybrid = await hybrid_rank(query, data, embedder, settings)
     section = TableSection(tokenizer, "Sources", ["id", "text"], budget)
-    for unit_id in ranked:
+    for unit_id in hybrid.ranked:
         if not section.add(unit_id, [data.text_unit_by_id[unit_id].text]):
             break
     text = section.text
@@ -136,7 +159,7 @@ async def build_basic_context(
         records=ContextRecords(text_units=list(section.record_ids)),
         ids=ids,
         tokens=tokens,
-        ranked=ranked,
-        bm25_hits=n_lexical,
-        vector_hits=n_dense,
+        ranked=hybrid.ranked,
+        bm25_hits=hybrid.bm25_hits,
+        vector_hits=hybrid.vector_hits,
     )

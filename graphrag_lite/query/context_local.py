@@ -4,6 +4,10 @@ the text units they come from, each section within its share of the token budget
 Shares (settings.query.local): reports ``community_share`` (15%), entities + relationships the rest after
 text units (35%), text units ``text_unit_share`` (50%) plus whatever the other sections left unspent. A
 conversation history, when given, comes off the top (at most 10% of the budget).
+
+Text units are ranked by the matched entities and relationships they carry, graph proximity to the matches
+(personalized PageRank) and their BM25 + vector relevance to the question; ``benchmarks/retrieval.py``
+measures what each of these adds.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.models.base import Embedder, Message
 from graphrag_lite.models.tokens import Tokenizer, get_tokenizer
+from graphrag_lite.query.context_basic import hybrid_rank
 from graphrag_lite.query.graph_rank import personalized_pagerank
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.result import ContextRecords
@@ -113,9 +118,13 @@ def rank_text_units(
     matches: Sequence[EntityMatch],
     relationships: Sequence[Relationship],
     use_pagerank: bool,
+    relevance: dict[str, float] | None = None,
+    relevance_weight: float = 0.0,
 ) -> list[str]:
     """Text units scored by the matched entities and relationships they carry (weighted by match
-    strength), plus graph proximity to the matches (personalized PageRank over entities) when enabled."""
+    strength), plus graph proximity to the matches (personalized PageRank over entities) when enabled.
+    ``relevance`` (unit id -> retrieval score) adds ``relevance_weight`` times the score scaled to the best
+    one, and its units join the candidates; it also breaks ties (many units carry the same one entity)."""
     weights = {m.entity_id: m.weight for m in matches}
     rel_ids = {r.id for r in relationships}
     candidates: set[str] = set()
@@ -143,8 +152,18 @@ def rank_text_units(
             total += PAGERANK_WEIGHT * max((proximity.get(e, 0.0) for e in unit.entity_ids), default=0.0)
         return total
 
-    scored = [(score(u), u) for u in candidates if u in data.text_unit_by_id]
-    return [u for s, u in sorted(scored, key=lambda p: (-p[0], p[1])) if s > 0]
+    near: dict[str, float] = {}
+    if relevance:
+        top_relevance = max(relevance.values())
+        near = {u: r / top_relevance for u, r in relevance.items()}
+        if relevance_weight > 0:
+            candidates.update(near)
+
+    def blended(unit_id: str) -> float:
+        return score(unit_id) + relevance_weight * near.get(unit_id, 0.0)
+
+    scored = [(blended(u), near.get(u, 0.0), u) for u in candidates if u in data.text_unit_by_id]
+    return [u for s, _, u in sorted(scored, key=lambda p: (-p[0], -p[1], p[2])) if s > 0]
 
 
 def _history_text(tokenizer: Tokenizer, history: Sequence[Message], max_tokens: int) -> str:
@@ -161,6 +180,44 @@ def _history_text(tokenizer: Tokenizer, history: Sequence[Message], max_tokens: 
     return "-----Conversation History-----\n" + "".join(lines) if lines else ""
 
 
+def _report_section(
+    tokenizer: Tokenizer, data: IndexData, matches: Sequence[EntityMatch], level: int, budget: int
+) -> TableSection:
+    """Reports of the matched entities' communities at ``level``, most (weighted) matches first; a report
+    whose full text does not fit is shown by its title and summary."""
+    section = TableSection(tokenizer, "Reports", ["id", "content"], budget)
+    communities_at = data.entity_communities(level)
+    votes: dict[str, float] = defaultdict(float)
+    for m in matches:
+        community_id = communities_at.get(m.entity_id)
+        if community_id and community_id in data.report_by_community:
+            votes[community_id] += m.weight
+    ranked = sorted(votes, key=lambda c: (-votes[c], -data.report_by_community[c].rating, c))
+    for community_id in ranked:
+        report = data.report_by_community[community_id]
+        short = f"# {report.title}\n{report.summary}"
+        if not section.add_block(report.id, report.full_content or short):
+            section.add_block(report.id, short)
+    return section
+
+
+def _graph_sections(
+    tokenizer: Tokenizer, data: IndexData, matches: Sequence[EntityMatch], per_entity: int, budget: int
+) -> tuple[TableSection, TableSection]:
+    """The matched entities, then their ranked relationships in what the entities leave of ``budget``."""
+    entities = TableSection(tokenizer, "Entities", ["id", "entity", "description", "degree"], budget)
+    for m in matches:
+        entity = data.entity_by_id[m.entity_id]
+        if not entities.add(entity.id, [entity.title, entity.description, entity.degree]):
+            break
+    columns = ["id", "source", "target", "description", "weight"]
+    relationships = TableSection(tokenizer, "Relationships", columns, budget - entities.tokens)
+    for rel in rank_relationships(data, [m.entity_id for m in matches], per_entity):
+        if not relationships.add(rel.id, [rel.source, rel.target, rel.description, f"{rel.weight:g}"]):
+            break
+    return entities, relationships
+
+
 async def build_local_context(
     query: str,
     data: IndexData,
@@ -170,7 +227,8 @@ async def build_local_context(
     community_level: int | None = None,
     history: Sequence[Message] | None = None,
 ) -> LocalContext:
-    """Assemble the local-search context for ``query`` within ``max_tokens`` (default from settings)."""
+    """Assemble the local-search context for ``query`` within ``max_tokens`` (default from settings);
+    ``community_level`` picks the reports (default: the deepest level)."""
     opts = settings.query.local
     tokenizer = get_tokenizer(settings.chunks.encoding)
     budget = max_tokens or opts.max_context_tokens
@@ -179,76 +237,44 @@ async def build_local_context(
 
     history_text = _history_text(tokenizer, history, int(budget * HISTORY_SHARE)) if history else ""
     remaining = budget - tokenizer.count(history_text)
-    matches = await match_entities(query, data, embedder, opts.top_k_entities)
-    matched_ids = [m.entity_id for m in matches]
+    query_vector = await embed_query(embedder, query)
+    matches = await match_entities(query, data, embedder, opts.top_k_entities, query_vector)
+    passages = await hybrid_rank(query, data, embedder, settings, query_vector=query_vector)
 
-    # Reports of the matched entities' communities, most matches first.
-    report_budget = int(remaining * opts.community_share)
-    report_section = TableSection(tokenizer, "Reports", ["id", "content"], report_budget)
-    communities_at = data.entity_communities(level)
-    votes: dict[str, float] = defaultdict(float)
-    for m in matches:
-        community_id = communities_at.get(m.entity_id)
-        if community_id and community_id in data.report_by_community:
-            votes[community_id] += m.weight
-    ranked_communities = sorted(votes, key=lambda c: (-votes[c], -data.report_by_community[c].rating, c))
-    for community_id in ranked_communities:
-        report = data.report_by_community[community_id]
-        full = report.full_content or f"# {report.title}\n{report.summary}"
-        if not report_section.add_block(report.id, full):
-            report_section.add_block(report.id, f"# {report.title}\n{report.summary}")
-
-    # Entities, then relationships in what is left of the graph share.
+    reports = _report_section(tokenizer, data, matches, level, int(remaining * opts.community_share))
     graph_share = int(remaining * max(0.0, 1.0 - opts.text_unit_share - opts.community_share))
-    entity_columns = ["id", "entity", "description", "degree"]
-    entity_section = TableSection(tokenizer, "Entities", entity_columns, graph_share)
-    for m in matches:
-        entity = data.entity_by_id[m.entity_id]
-        if not entity_section.add(entity.id, [entity.title, entity.description, entity.degree]):
-            break
-    relationships = rank_relationships(data, matched_ids, opts.top_k_relationships)
-    rel_section = TableSection(
-        tokenizer,
-        "Relationships",
-        ["id", "source", "target", "description", "weight"],
-        graph_share - entity_section.tokens,
-    )
-    for rel in relationships:
-        if not rel_section.add(rel.id, [rel.source, rel.target, rel.description, f"{rel.weight:g}"]):
-            break
+    entities, relationships = _graph_sections(tokenizer, data, matches, opts.top_k_relationships, graph_share)
 
     # Text units get their share plus whatever the other sections did not spend.
-    used = report_section.tokens + entity_section.tokens + rel_section.tokens
-    unit_budget = remaining - used - 4  # separators between sections
-    unit_section = TableSection(tokenizer, "Sources", ["id", "text"], unit_budget)
-    used_rels = [data.relationship_by_id[r] for r in rel_section.record_ids]
-    for unit_id in rank_text_units(data, matches, used_rels, opts.use_pagerank):
-        if not unit_section.add(unit_id, [data.text_unit_by_id[unit_id].text]):
+    used = reports.tokens + entities.tokens + relationships.tokens
+    units = TableSection(tokenizer, "Sources", ["id", "text"], remaining - used - 4)  # 4: section breaks
+    used_rels = [data.relationship_by_id[r] for r in relationships.record_ids]
+    ranked_units = rank_text_units(
+        data, matches, used_rels, opts.use_pagerank, passages.scores, opts.relevance_weight
+    )
+    for unit_id in ranked_units:
+        if not units.add(unit_id, [data.text_unit_by_id[unit_id].text]):
             break
 
-    text = join_sections(
-        [history_text, report_section.text, entity_section.text, rel_section.text, unit_section.text]
-    )
+    sections = [history_text, reports.text, entities.text, relationships.text]
+    text = join_sections([*sections, units.text])
     tokens = tokenizer.count(text)
-    while tokens > budget and unit_section.rows:  # BPE merges across rows can add a token or two
-        unit_section.rows.pop()
-        unit_section.record_ids.pop()
-        text = join_sections(
-            [history_text, report_section.text, entity_section.text, rel_section.text, unit_section.text]
-        )
+    while tokens > budget and units.rows:  # BPE merges across rows can add a token or two
+        units.rows.pop()
+        units.record_ids.pop()
+        text = join_sections([*sections, units.text])
         tokens = tokenizer.count(text)
 
     ids = ContextIds()
-    ids.register("sources", unit_section.record_ids)
-    ids.register("entities", entity_section.record_ids)
-    ids.register("relationships", rel_section.record_ids)
-    ids.register("reports", report_section.record_ids)
-    records = ContextRecords(
-        text_units=list(unit_section.record_ids),
-        entities=list(entity_section.record_ids),
-        relationships=list(rel_section.record_ids),
-        reports=list(report_section.record_ids),
-    )
+    records = ContextRecords()
+    for kind, section, kept in (
+        ("sources", units, records.text_units),
+        ("entities", entities, records.entities),
+        ("relationships", relationships, records.relationships),
+        ("reports", reports, records.reports),
+    ):
+        ids.register(kind, section.record_ids)
+        kept.extend(section.record_ids)
     return LocalContext(
         text=text,
         records=records,
@@ -257,9 +283,9 @@ async def build_local_context(
         tokens=tokens,
         section_tokens={
             "history": tokenizer.count(history_text),
-            "reports": report_section.tokens,
-            "entities": entity_section.tokens,
-            "relationships": rel_section.tokens,
-            "sources": unit_section.tokens,
+            "reports": reports.tokens,
+            "entities": entities.tokens,
+            "relationships": relationships.tokens,
+            "sources": units.tokens,
         },
     )

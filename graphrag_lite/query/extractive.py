@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphrag_lite.index.sentences import split_sentences as index_sentences
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.names import STOPWORDS
 
@@ -21,8 +22,9 @@ NO_EVIDENCE = (
     f"{EXTRACTIVE_LABEL}: nothing in the index matches this question well enough to quote. "
     "Try naming the people, places or things you are asking about."
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n")
 _TERM = re.compile(r"[^\W_]+")
+# A "sentence" ending like this was cut at an abbreviation: "( c.", "ca.", "O.F.M.", "fl.".
+_OPEN_END = re.compile(r"(?:\b(?:c|ca|fl|b|d|approx|est|ed|eds|vol|pp|no)\.|\b[A-Z](?:\.[A-Z])+\.)$")
 MIN_WORDS = 4
 MAX_CHARS = 600
 COVERAGE_WEIGHT = 0.6
@@ -51,14 +53,19 @@ class ScoredEvidence:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage (blank lines and sentence ends split; table markup is flattened)."""
+    """Sentences of a passage ("Mr.", initials and "c. 1180" do not end one; table markup is flattened)."""
     out: list[str] = []
-    for part in _SENTENCE_END.split(text):
-        sentence = " ".join(part.split()).strip(" #*-|")
+    carry = ""
+    for sentence in index_sentences(text, min_words=1, max_chars=MAX_CHARS):
+        sentence = (carry + " " + sentence).strip() if carry else sentence
+        carry = sentence if _OPEN_END.search(sentence) else ""
+        if carry:
+            continue
+        sentence = sentence.strip(" #*-|")
         if len(sentence.split()) >= MIN_WORDS:
-            if len(sentence) > MAX_CHARS:
-                sentence = sentence[:MAX_CHARS].rsplit(" ", 1)[0] + " …"
             out.append(sentence)
+    if carry and len(carry.split()) >= MIN_WORDS:
+        out.append(carry.strip(" #*-|"))
     return out
 
 

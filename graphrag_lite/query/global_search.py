@@ -30,7 +30,7 @@ from graphrag_lite.query.answer import (
     write_answer,
 )
 from graphrag_lite.query.community_selection import select_reports_dynamically
-from graphrag_lite.query.extractive import Evidence, format_extractive, rank_evidence
+from graphrag_lite.query.global_extractive import extractive_findings_answer
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.json_reply import parse_json_object
 from graphrag_lite.query.result import ContextRecords, QueryResult
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND = "I could not find relevant information in the index for this question."
 MAX_POINTS_PER_BATCH = 10
-EXTRACTIVE_FINDINGS = 5
 
 
 @dataclass(frozen=True)
@@ -176,81 +175,58 @@ async def _global(
         ids = ContextIds()
         ids.register("reports", [r.id for r in reports])
         if chat is None:
-            return await _extractive(query, reports, data, embedder, emit, run, ids, extra)
+            answer, used = await extractive_findings_answer(query, reports, numbers, data, embedder)
+            emit_whole(emit, answer)
+            records = ContextRecords(reports=used)
+            return finish(run, data, answer, records=records, ids=ids, extractive=True, extra=extra)
 
-        tokenizer = get_tokenizer(settings.chunks.encoding)
-        batch_tokens = min(opts.max_context_tokens, context_tokens or opts.max_context_tokens)
-        batches = pack_batches(reports, numbers, tokenizer, batch_tokens)
-        outcome = await map_batches(query, batches, chat, settings)
-        ranked = sorted(
-            (p for p in outcome.points if p.score >= max(1, opts.min_score)),
-            key=lambda p: (-p.score, p.batch),
-        )
-        records = ContextRecords(reports=[rid for batch in batches for rid in batch.record_ids])
-        extra.update(
-            map_calls=outcome.calls,
-            map_failures=outcome.failures,
-            points=len(outcome.points),
-            points_relevant=len(ranked),
-        )
-        if not ranked:
-            emit_whole(emit, NOT_FOUND)
-            return finish(run, data, NOT_FOUND, records=records, ids=ids, extractive=False, extra=extra)
-        reduce_tokens = min(opts.reduce_max_tokens, context_tokens or opts.reduce_max_tokens)
-        points_text, used = reduce_text(ranked, tokenizer, reduce_tokens)
-        extra["points_used"] = used
-        template = load_prompt("global_reduce", settings.root)
-        system = fill(template, response_type=settings.query.response_type, report_data=points_text)
-        messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": query}]
-        answer = await write_answer(chat, messages, emit)
-        return finish(
-            run,
-            data,
-            answer,
-            records=records,
-            ids=ids,
-            extractive=False,
-            context_text=points_text,
-            extra=extra,
+        return await _map_reduce(
+            query, reports, numbers, ids, data, chat, settings, emit, run, extra, context_tokens
         )
 
 
-async def _extractive(
+async def _map_reduce(
     query: str,
     reports: Sequence[CommunityReport],
+    numbers: dict[str, int],
+    ids: ContextIds,
     data: IndexData,
-    embedder: Embedder,
+    chat: ChatModel,
+    settings: Settings,
     emit: Emit | None,
     run: QueryRun,
-    ids: ContextIds,
     extra: dict[str, Any],
+    context_tokens: int | None,
 ) -> QueryResult:
-    """No LLM: the report findings closest to the question, each citing its report."""
-    numbers = {r.id: n for n, r in enumerate(reports, start=1)}
-    prior: dict[str, float] = {}
-    if data.vectors is not None and data.has_vectors("community_reports") and reports:
-        from graphrag_lite.query.context_local import embed_query
-
-        vector = await embed_query(embedder, query)
-        k = min(len(reports), 50)
-        wanted = set(numbers)
-        hits = [h for h in data.vectors.search("community_reports", vector, k=4 * k) if h.id in wanted][:k]
-        prior = {hit.id: 1.0 - rank / max(1, len(hits)) for rank, hit in enumerate(hits)}
-    evidence: list[Evidence] = []
-    for report in reports:
-        cite = f"Reports ({numbers[report.id]})"
-        weight = prior.get(report.id, 0.0)
-        findings = report.findings or []
-        texts = [f"{f.summary}: {f.explanation}" if f.explanation else f.summary for f in findings]
-        if not texts and report.summary:
-            texts = [report.summary]
-        evidence.extend(Evidence(" ".join(t.split()), cite, weight, report.id) for t in texts if t.strip())
-    picked = await rank_evidence(query, evidence, embedder, top_n=EXTRACTIVE_FINDINGS)
-    answer = format_extractive(picked, what="community report findings")
-    emit_whole(emit, answer)
-    cited = {p.evidence.record_id for p in picked}
-    records = ContextRecords(reports=[r.id for r in reports if r.id in cited])
-    return finish(run, data, answer, records=records, ids=ids, extractive=True, extra=extra)
+    opts = settings.query.global_
+    tokenizer = get_tokenizer(settings.chunks.encoding)
+    batch_tokens = min(opts.max_context_tokens, context_tokens or opts.max_context_tokens)
+    batches = pack_batches(reports, numbers, tokenizer, batch_tokens)
+    outcome = await map_batches(query, batches, chat, settings)
+    ranked = sorted(
+        (p for p in outcome.points if p.score >= max(1, opts.min_score)),
+        key=lambda p: (-p.score, p.batch),
+    )
+    records = ContextRecords(reports=[rid for batch in batches for rid in batch.record_ids])
+    extra.update(
+        map_calls=outcome.calls,
+        map_failures=outcome.failures,
+        points=len(outcome.points),
+        points_relevant=len(ranked),
+    )
+    if not ranked:
+        emit_whole(emit, NOT_FOUND)
+        return finish(run, data, NOT_FOUND, records=records, ids=ids, extractive=False, extra=extra)
+    reduce_tokens = min(opts.reduce_max_tokens, context_tokens or opts.reduce_max_tokens)
+    points_text, points_used = reduce_text(ranked, tokenizer, reduce_tokens)
+    extra["points_used"] = points_used
+    template = load_prompt("global_reduce", settings.root)
+    system = fill(template, response_type=settings.query.response_type, report_data=points_text)
+    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": query}]
+    answer = await write_answer(chat, messages, emit)
+    return finish(
+        run, data, answer, records=records, ids=ids, extractive=False, context_text=points_text, extra=extra
+    )
 
 
 async def global_search(

@@ -154,19 +154,13 @@ class IndexData:
         return max((c.level for c in self.communities), default=0)
 
     def entity_communities(self, level: int) -> dict[str, str]:
-        """Entity id -> its community at ``level``, or at the deepest level above it where the hierarchy
-        stops early (a small community is not split further), so every clustered entity has one."""
+        """Entity id -> its community at ``level``, or its deepest one where the hierarchy stops above that
+        level (a small community is not split further), so every clustered entity has one (cached)."""
+        from graphrag_lite.index.communities import entity_community_map
+
         key = f"entity_communities:{level}"
         if key not in self.cache:
-            best: dict[str, tuple[int, str]] = {}
-            for community in self.communities:
-                if community.level > level:
-                    continue
-                for entity_id in community.entity_ids:
-                    current = best.get(entity_id)
-                    if current is None or community.level > current[0]:
-                        best[entity_id] = (community.level, community.id)
-            self.cache[key] = {entity_id: cid for entity_id, (_, cid) in best.items()}
+            self.cache[key] = entity_community_map(self.communities, level)
         mapping: dict[str, str] = self.cache[key]
         return mapping
 

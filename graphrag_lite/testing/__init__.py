@@ -1,8 +1,28 @@
 """Test infrastructure: a local OpenAI-compatible server with deterministic replies and fault injection.
 
-No layer of graphrag_lite imports this package; tests and benchmarks do.
+No layer of graphrag_lite imports this package; tests and benchmarks do. Names load lazily so that
+``python -m graphrag_lite.testing.server`` runs the server module exactly once.
 """
 
-from graphrag_lite.testing.server import FaultPlan, LogEntry, TestLLMServer, generic_reply, hashed_embedding
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graphrag_lite.testing.server import (
+        FaultPlan,
+        LogEntry,
+        TestLLMServer,
+        generic_reply,
+        hashed_embedding,
+    )
 
 __all__ = ["FaultPlan", "LogEntry", "TestLLMServer", "generic_reply", "hashed_embedding"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from graphrag_lite.testing import server
+
+        return getattr(server, name)
+    raise AttributeError(name)

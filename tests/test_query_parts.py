@@ -1,0 +1,154 @@
+"""The query building blocks on their own: name matching, citations, sections, fusion, extractive scoring,
+JSON replies and the test-server reply module."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+
+from graphrag_lite.models.tokens import get_tokenizer
+from graphrag_lite.query.citations import parse_cited_ids, strip_citations
+from graphrag_lite.query.context_basic import light_stem, reciprocal_rank_fusion
+from graphrag_lite.query.extractive import Evidence, format_extractive, rank_evidence, split_sentences
+from graphrag_lite.query.json_reply import parse_json_object
+from graphrag_lite.query.names import EntityNameIndex, name_key
+from graphrag_lite.query.result import Citation, ContextRecords, QueryResult
+from graphrag_lite.query.sections import ContextIds, TableSection
+from graphrag_lite.testing.replies import ReplyRequest
+from graphrag_lite.testing.replies.query import LOCAL_MARKER, MAP_MARKER, answer_from_sources, map_points
+
+
+def test_names_match_on_word_boundaries_longest_first() -> None:
+    index = EntityNameIndex()
+    index.add("e-tim", ["TINY TIM", "Tim Cratchit"])
+    index.add("e-tim2", ["Tim"])
+    index.add("e-bob", ["BOB CRATCHIT", "Bob"])
+    index.add("e-the", ["The", "he"])  # uninformative keys are never indexed
+    found = index.find_in("Who is Tiny Tim's father? Ask Bob.")
+    assert [m.entity_id for m in found] == ["e-tim", "e-bob"]
+    assert index.find_in("Timothy and Bobby") == []
+    assert index.lookup("tiny  tim") == ["e-tim"] and index.lookup("the") == []
+    assert name_key("Mr. Fezziwig's ball") == "MR FEZZIWIG S BALL"
+
+
+def test_citations_parse_every_kind_and_ignore_more() -> None:
+    answer = (
+        "Bob is Tim's father [Data: Sources (2, 7, +more); Entities (1)]. "
+        "Marley warns him [Data: Reports (3); Relationships (4, 5)] [Data: Sources (2)]."
+    )
+    cited = parse_cited_ids(answer)
+    assert cited == {"sources": ["2", "7"], "entities": ["1"], "relationships": ["4", "5"], "reports": ["3"]}
+    assert strip_citations(answer) == "Bob is Tim's father . Marley warns him ."
+    ids = ContextIds()
+    ids.register("sources", ["t-a", "t-b"])
+    assert ids.resolve("sources", "2") == "t-b" and ids.resolve("sources", "t-a") == "t-a"
+    assert ids.resolve("sources", "3") is None and ids.resolve("reports", "1") is None
+
+
+def test_table_section_counts_rows_once_and_stops_at_budget() -> None:
+    tokenizer = get_tokenizer()
+    section = TableSection(tokenizer, "Sources", ["id", "text"], 40)
+    assert section.text == "" and section.tokens == 0
+    assert section.add("t-1", ["first | row\nwith a newline"])
+    while section.add("t-x", ["another row of several words"]):
+        pass
+    assert section.full and section.tokens <= 40
+    assert tokenizer.count(section.text) <= 40
+    assert section.text.startswith("-----Sources-----\nid|text\n1|first / row with a newline\n")
+    assert section.record_ids[0] == "t-1"
+
+
+def test_rrf_and_light_stem() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]], k=60)
+    assert fused[:2] == ["a", "c"] and set(fused) == {"a", "b", "c", "d"}
+    assert light_stem(["fathers", "stories", "class", "is", "bus"]) == [
+        "father",
+        "story",
+        "class",
+        "is",
+        "bus",
+    ]
+
+
+def test_split_sentences_keeps_real_sentences() -> None:
+    text = "Marley was dead. Scrooge signed it, of course.\n\nOld Marley was as dead as a door-nail! Yes."
+    assert split_sentences(text) == [
+        "Scrooge signed it, of course.",
+        "Old Marley was as dead as a door-nail!",
+    ]
+
+
+class _WordEmbedder:
+    """A tiny deterministic embedder: bag of hashed words (enough to rank by shared words)."""
+
+    model = "words"
+    dim = 64
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, hash(word.strip(".?!,")) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+async def test_extractive_ranking_drops_near_duplicates() -> None:
+    evidence = [
+        Evidence("Bob Cratchit is the father of Tiny Tim.", "Sources (1)", 1.0, "t-1"),
+        Evidence("Bob Cratchit is the father of Tiny Tim!", "Sources (2)", 0.5, "t-2"),
+        Evidence("The fog came pouring in at every chink.", "Sources (3)", 0.9, "t-3"),
+    ]
+    picked = await rank_evidence("Who is the father of Tiny Tim?", evidence, _WordEmbedder(), top_n=3)
+    assert [p.evidence.record_id for p in picked][:2] == ["t-1", "t-3"]
+    answer = format_extractive(picked)
+    assert "Bob Cratchit is the father of Tiny Tim. [Data: Sources (1)]" in answer
+    assert "Sources (2)" not in answer
+
+
+def test_json_object_from_fenced_or_broken_replies() -> None:
+    assert parse_json_object('Sure:\n```json\n{"points": []}\n```') == {"points": []}
+    assert parse_json_object('{"rating": 7, "reason": "fits",}') == {"rating": 7, "reason": "fits"}
+
+
+def test_result_json_shape() -> None:
+    result = QueryResult(
+        answer="A",
+        method="basic",
+        citations=[Citation("t-1", "d-1", "Doc")],
+        context=ContextRecords(text_units=["t-1"]),
+        context_text="ctx",
+    )
+    data = result.to_dict()
+    assert data["citations"] == [{"text_unit_id": "t-1", "document_id": "d-1", "document_title": "Doc"}]
+    assert set(data["context"]) == {"text_units", "entities", "relationships", "reports"}
+    assert "context_text" not in data and result.to_dict(include_context_text=True)["context_text"] == "ctx"
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_reply_module_cites_context_ids_and_scores_overlap() -> None:
+    system = f"{LOCAL_MARKER}\n-----Sources-----\nid|text\n1|The fog was thick. Bob is Tim's father.\n2|No.\n"
+    reply = answer_from_sources(
+        ReplyRequest(
+            [{"role": "system", "content": system}, {"role": "user", "content": "Who is Tim's father?"}]
+        )
+    )
+    assert reply.startswith("Bob is Tim's father. [Data: Sources (1)]")
+    blocks = f"{MAP_MARKER}\n[4] # Title\n\nThe theme of the story is redemption.\n[5] Nothing here at all.\n"
+    points = json.loads(
+        map_points(
+            ReplyRequest(
+                [
+                    {"role": "system", "content": blocks},
+                    {"role": "user", "content": "Main themes of the story?"},
+                ]
+            )
+        )
+    )
+    assert points == {
+        "points": [{"description": "The theme of the story is redemption. [Data: Reports (4)]", "score": 50}]
+    }
+    unrelated = ReplyRequest([{"role": "system", "content": blocks}, {"role": "user", "content": "Mercury?"}])
+    assert json.loads(map_points(unrelated)) == {"points": []}
