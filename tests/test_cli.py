@@ -51,8 +51,9 @@ def test_init_creates_project(tmp_path: Path) -> None:
 
 
 def test_unbuilt_command_exits_2(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["viz", "--root", str(tmp_path)])
+    result = runner.invoke(app, ["update", "--root", str(tmp_path)])
     assert result.exit_code == 2
+    assert "not built yet" in result.output
 
 
 def test_bad_settings_error_is_clean(tmp_path: Path) -> None:

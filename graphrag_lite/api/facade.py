@@ -65,7 +65,7 @@ class GraphRAG:
         if self._embedder is None:
             from graphrag_lite.models.factory import create_embedder
 
-            self._embedder = create_embedder(self.settings)
+            self._embedder = create_embedder(self.settings, self.meter)
         return self._embedder
 
     def _index_data(self) -> Any:

@@ -201,12 +201,18 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Output file (graphml/json) or folder (csv).")] = None,
 ) -> None:
     """Export the graph for Gephi, networkx or spreadsheets."""
-    _fail(
-        NotBuiltYetError(
-            "`export` is not built yet. The tables are Parquet files in output/: open them "
-            "with pandas or DuckDB."
-        )
-    )
+    from graphrag_lite.api.export import export_graph
+    from graphrag_lite.config import load_settings
+
+    try:
+        if fmt not in ("graphml", "json", "csv"):
+            raise GraphRAGError(f"Unknown format '{fmt}'. Use graphml, json or csv.")
+        paths = export_graph(load_settings(root).output_path, fmt, out)  # type: ignore[arg-type]
+    except GraphRAGError as exc:
+        _fail(exc)
+        return
+    for path in paths:
+        typer.echo(f"wrote {path}")
 
 
 @app.command()
@@ -214,9 +220,18 @@ def viz(
     root: RootOption = Path("."),
     level: Annotated[int | None, typer.Option(help="Community level used for colours.")] = None,
     out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+    max_nodes: Annotated[int, typer.Option(help="Draw the top N entities by degree (0 = all).")] = 500,
 ) -> None:
     """Write a self-contained interactive HTML view of the graph."""
-    _fail(NotBuiltYetError("`viz` is not built yet. Use `graphrag-lite export` or the Parquet tables."))
+    from graphrag_lite.api.viz import write_viz
+    from graphrag_lite.config import load_settings
+
+    try:
+        path = write_viz(load_settings(root).output_path, out, level, max_nodes)
+    except GraphRAGError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"wrote {path}: open it in a browser (works offline)")
 
 
 def run() -> None:

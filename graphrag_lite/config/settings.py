@@ -82,7 +82,9 @@ class InputSettings(_Section):
     dir: Path = Field(
         Path("input"), description="Input folder, relative to the project root; read recursively."
     )
-    file_types: list[FileType] = Field(default_factory=_all_file_types, description="File extensions to read.")
+    file_types: list[FileType] = Field(
+        default_factory=_all_file_types, description="File extensions to read."
+    )
     text_column: str = Field("text", description="Column / key holding the text in .csv and .jsonl files.")
     title_column: str = Field("title", description="Column / key holding the title in .csv and .jsonl files.")
     id_column: str | None = Field(
@@ -140,7 +142,10 @@ class NLPSettings(_Section):
         False, description="With an LLM configured, write community reports with it in the fast method too."
     )
     cooccurrence_window: int = Field(
-        0, ge=0, le=5, description="Two entities are related when mentioned in the same sentence (0) or within "
+        0,
+        ge=0,
+        le=5,
+        description="Two entities are related when mentioned in the same sentence (0) or within "
         "this many following sentences of the same text unit; edge weight = windows shared.",
     )
     batch_size: int = Field(64, ge=1, description="Texts per spaCy nlp.pipe batch.")

@@ -150,12 +150,13 @@ class LocalMiniLMEmbedder:
         window_texts: list[str] = []
         owners: list[int] = []
         weights: list[float] = []
-        for i, text in enumerate(texts):
-            for window, n_pieces in self.windows(text):
-                window_texts.append(window)
-                owners.append(i)
-                weights.append(float(max(n_pieces, 1)))
+        # The fast tokenizer is not safe for concurrent use: windowing runs under the same lock as encoding.
         with _ENCODE_LOCK:
+            for i, text in enumerate(texts):
+                for window, n_pieces in self.windows(text):
+                    window_texts.append(window)
+                    owners.append(i)
+                    weights.append(float(max(n_pieces, 1)))
             vectors = st.encode(
                 window_texts,
                 batch_size=self.batch_size,

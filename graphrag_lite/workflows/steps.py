@@ -63,7 +63,9 @@ async def extract_graph(ctx: StepContext) -> Tables:
             "context window may be too small: check llm.model, try a larger model, or index with "
             "--method fast."
         )
-    merged = merge_graph(result.entities, result.relationships, text_units)
+    merged = merge_graph(
+        result.entities, result.relationships, text_units, resolve=ctx.settings.extraction.resolve_aliases
+    )
     ctx.stats["alias_decisions"] = [vars(d) for d in merged.alias_decisions][:200]
     ctx.stats["failed_units"] = len(result.failed_units)
     return {"work/entities": merged.entities, "work/relationships": merged.relationships}
