@@ -1,0 +1,111 @@
+"""The standard (LLM) pipeline end to end over HTTP to the test server, and resume after kill -9."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import TEST_API_KEY
+
+from graphrag_lite.api.facade import GraphRAG
+from graphrag_lite.store.tables import REQUIRED_COLUMNS, read_table
+from graphrag_lite.testing.server import TestLLMServer
+
+EXCERPT = Path(__file__).parent / "data" / "carol_excerpt.txt"
+TABLES = ("documents", "text_units", "entities", "relationships", "communities", "community_reports")
+
+
+def _project(root: Path, server: TestLLMServer, extra: str = "") -> Path:
+    (root / "input").mkdir(parents=True)
+    shutil.copyfile(EXCERPT, root / "input" / "carol.txt")
+    (root / "settings.yaml").write_text(
+        f"llm:\n  api_base: {server.base_url}\n  model: test-model\n  request_timeout: 5\n  max_retries: 3\n"
+        + extra
+    )
+    return root
+
+
+def _index(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHRAG_API_KEY", TEST_API_KEY)
+    with GraphRAG(root) as rag:
+        report = rag.index(method="standard")
+    assert not [f for s in report.steps for f in s.failures]
+
+
+@pytest.mark.slow
+def test_standard_index_over_http_is_complete_and_deterministic(
+    llm_server: TestLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _project(tmp_path / "a", llm_server)
+    _index(first, monkeypatch)
+    assert llm_server.requests("extraction"), "extraction went over HTTP"
+    assert llm_server.requests("reports"), "reports went over HTTP"
+    output = first / "output"
+    for name in TABLES:
+        frame = read_table(output, name)
+        assert len(frame) > 0, name
+        for column in REQUIRED_COLUMNS[name]:
+            assert frame[column].notna().all(), f"{name}.{column}"
+    assert read_table(output, "communities")["level"].nunique() >= 2
+    titles = {t.lower() for t in read_table(output, "entities")["title"]}
+    assert any("scrooge" in t for t in titles) and any("marley" in t for t in titles)
+    assert set(read_table(output, "community_reports")["method"]) == {"llm"}
+    # The API key is in no file the engine wrote.
+    for path in first.rglob("*"):
+        if path.is_file():
+            assert TEST_API_KEY.encode() not in path.read_bytes(), path
+    # A second project (own cache) gives identical tables.
+    second = _project(tmp_path / "b", llm_server)
+    _index(second, monkeypatch)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(read_table(output, name), read_table(second / "output", name), obj=name)
+
+
+@pytest.mark.slow
+def test_kill_during_extraction_then_resume_repeats_no_finished_request(tmp_path: Path) -> None:
+    with TestLLMServer(delay_s=0.3) as server:
+        root = _project(tmp_path / "k", server, "  concurrency: 1\n")
+        env = {**os.environ, "GRAPHRAG_API_KEY": TEST_API_KEY, "HF_HUB_OFFLINE": "1"}
+        command = [
+            sys.executable,
+            "-m",
+            "graphrag_lite.cli.main",
+            "index",
+            "--root",
+            str(root),
+            "--method",
+            "standard",
+        ]
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            done = [e for e in server.requests("extraction") if e.status == 200]
+            if len(done) >= 4:
+                break
+            time.sleep(0.05)
+        killed_at = time.time()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        # "Finished" = answered well before the kill, so the client had time to store it in its cache; a
+        # reply still on the wire at the kill is legitimately asked again.
+        finished = {
+            str(e.messages)
+            for e in server.requests("extraction")
+            if e.status == 200 and e.timestamp < killed_at - 1.0
+        }
+        assert len(finished) >= 2
+        before = len(server.log)
+        subprocess.run(
+            command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600
+        )
+        again = [e for e in server.log[before:] if e.kind.startswith("extraction")]
+        repeated = [e for e in again if str(e.messages) in finished]
+        assert not repeated, f"{len(repeated)} finished extraction requests were sent again"
+        assert read_table(root / "output", "community_reports").shape[0] > 0
