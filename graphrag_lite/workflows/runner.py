@@ -257,7 +257,7 @@ class WorkflowRunner:
         rows: dict[str, int] = {}
         for table in step.writes:
             if table == VECTORS:
-                rows.update({f"vectors/{k}": len(v) for k, v in outputs.items() if k.startswith("vectors/")})
+                rows.update({k: len(v) for k, v in outputs.items() if k.startswith("vectors/")})
                 continue
             if table not in outputs:
                 raise WorkflowError(f"Step '{step.name}' did not produce table '{table}'.")
