@@ -196,7 +196,7 @@ def test_api_key_and_model_checks() -> None:
 
 
 def test_max_in_flight_counts_concurrent_requests() -> None:
-    with TestLLMServer(delay_s=0.3) as srv:
+    with TestLLMServer(delay_s=1.0) as srv:
         threads = [
             threading.Thread(target=post, args=(srv, "/chat/completions", chat_body(str(i))))
             for i in range(3)
