@@ -1,4 +1,4 @@
-"""The command line: help, init, and honest 'not built yet' answers."""
+"""The command line: help, init, and clear errors."""
 
 from __future__ import annotations
 
@@ -50,10 +50,12 @@ def test_init_creates_project(tmp_path: Path) -> None:
     assert "kept" in again.output
 
 
-def test_unbuilt_command_exits_2(tmp_path: Path) -> None:
+def test_update_without_an_index_says_to_index_first(tmp_path: Path) -> None:
     result = runner.invoke(app, ["update", "--root", str(tmp_path)])
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
+    assert result.exit_code == 1
+    assert "No index to update" in result.output
+    assert "graphrag-lite index" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_bad_settings_error_is_clean(tmp_path: Path) -> None:

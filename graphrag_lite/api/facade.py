@@ -18,7 +18,8 @@ from graphrag_lite.config import Settings, load_settings
 from graphrag_lite.errors import ConfigError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter
 from graphrag_lite.query.result import QueryResult
-from graphrag_lite.workflows.runner import RunReport
+from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
+from graphrag_lite.workflows.update import UpdateReport
 
 T = TypeVar("T")
 QueryMethod = Literal["local", "global", "drift", "basic"]
@@ -104,29 +105,12 @@ class GraphRAG:
         self, method: str | None = None, *, force: bool = False, show_progress: bool = False
     ) -> RunReport:
         """Build or resume the index with the standard (LLM) or fast (offline) workflow."""
-        from graphrag_lite.workflows.progress import LoggingProgress, ProgressSink, RichProgress
-        from graphrag_lite.workflows.runner import WorkflowRunner
-        from graphrag_lite.workflows.spec import load_workflow
-        from graphrag_lite.workflows.steps import STEPS
-
         if method not in (None, "auto", "standard", "fast"):
             raise ConfigError(f"Unknown index method '{method}'. Use standard, fast or auto.")
         if method in ("standard", "fast"):
             self.settings = self.settings.model_copy(update={"method": method})
-        spec = load_workflow(self.settings.resolved_method)
-        progress: ProgressSink = RichProgress(self.meter) if show_progress else LoggingProgress()
-        runner = WorkflowRunner(
-            self.settings,
-            spec,
-            STEPS,
-            chat=self.chat,
-            meter=self.meter,
-            embedder_factory=lambda: self.embedder,
-            progress=progress,
-        )
-        report = await runner.run(force=force)
-        with self._data_lock:
-            self._data = None
+        report = await self._runner(self.settings.resolved_method, show_progress).run(force=force)
+        self._forget_data()
         return report
 
     def index(
@@ -134,13 +118,44 @@ class GraphRAG:
     ) -> RunReport:
         return self._run(self.aindex(method, force=force, show_progress=show_progress))
 
-    async def aupdate(self) -> RunReport:
-        from graphrag_lite.errors import NotBuiltYetError
+    async def aupdate(self, *, show_progress: bool = False) -> UpdateReport:
+        """Bring the index in line with ``input/``: added, changed and deleted documents.
 
-        raise NotBuiltYetError("Incremental update is not built yet; `index` skips unchanged steps.")
+        Only new or changed text is extracted, only changed descriptions are re-summarised and only
+        reports of changed communities are rewritten; community ids stay stable. See
+        :mod:`graphrag_lite.workflows.update`.
+        """
+        from graphrag_lite.workflows.update import indexed_workflow, update_index
 
-    def update(self) -> RunReport:
-        return self._run(self.aupdate())
+        workflow = indexed_workflow(self.settings)
+        self.settings = self.settings.model_copy(update={"method": workflow})
+        report = await update_index(self.settings, self._runner(workflow, show_progress))
+        self._forget_data()
+        return report
+
+    def update(self, *, show_progress: bool = False) -> UpdateReport:
+        return self._run(self.aupdate(show_progress=show_progress))
+
+    def _runner(self, workflow: str, show_progress: bool) -> WorkflowRunner:
+        from graphrag_lite.workflows.progress import LoggingProgress, ProgressSink, RichProgress
+        from graphrag_lite.workflows.spec import load_workflow
+        from graphrag_lite.workflows.steps import STEPS
+
+        progress: ProgressSink = RichProgress(self.meter) if show_progress else LoggingProgress()
+        return WorkflowRunner(
+            self.settings,
+            load_workflow(workflow),
+            STEPS,
+            chat=self.chat,
+            meter=self.meter,
+            embedder_factory=lambda: self.embedder,
+            progress=progress,
+        )
+
+    def _forget_data(self) -> None:
+        """Drop the loaded index so the next query reads the new tables."""
+        with self._data_lock:
+            self._data = None
 
     # -- querying --------------------------------------------------------------------------------------
     def _engine_kwargs(

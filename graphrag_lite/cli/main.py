@@ -114,13 +114,26 @@ def index(
 
 
 @app.command()
-def update(root: RootOption = Path(".")) -> None:
-    """Apply added, changed and deleted input documents without a full re-index."""
-    _fail(
-        NotBuiltYetError(
-            "`update` is not built yet. For now run `graphrag-lite index --root R`; it skips unchanged steps."
-        )
-    )
+def update(
+    root: RootOption = Path("."),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Apply added, changed and deleted input documents without a full re-index.
+
+    Only new or changed text is extracted; descriptions and community reports are rewritten only where
+    their evidence changed; community ids stay stable; vectors are upserted and deleted. The change
+    summary is printed and saved in output/stats.json under "last_update".
+    """
+    _logging(verbose)
+    from graphrag_lite.api.facade import GraphRAG
+    from graphrag_lite.cli.render import print_update_summary
+
+    try:
+        report = GraphRAG(root).update(show_progress=True)
+    except GraphRAGError as exc:
+        _fail(exc)
+        return
+    print_update_summary(report)
 
 
 @app.command()

@@ -46,6 +46,37 @@ def print_index_summary(report: Any) -> None:
     _err.print(f"Stats: {report.stats_path}")
 
 
+def print_update_summary(update: Any) -> None:
+    """The index table, then what changed and what the update cost against a full re-index."""
+    print_index_summary(update.run)
+    docs = update.documents
+    counts = ", ".join(f"{len(docs[kind])} {kind}" for kind in ("added", "changed", "deleted"))
+    _err.print(f"Documents: {counts}")
+    for kind in ("added", "changed", "deleted"):
+        for source in docs[kind][:20]:
+            _err.print(f"  {kind:<8} {source}")
+    table = Table(title="Changes")
+    for column in ("table", "added", "removed", "changed", "unchanged"):
+        table.add_column(column)
+    for name, counts in update.tables.items():
+        table.add_row(name, *(str(counts[k]) for k in ("added", "removed", "changed", "unchanged")))
+    _err.print(table)
+    for step, counts in update.reuse.items():
+        _err.print(f"{step}: {counts['computed']} item(s) computed, {counts['reused']} reused")
+    for name, counts in update.vectors.items():
+        _err.print(f"vectors/{name}: {counts['embedded']} embedded, {counts['deleted']} deleted")
+    if update.community_ids:
+        ids = update.community_ids
+        _err.print(
+            f"Community ids: {ids.get('unchanged', 0)} unchanged, {ids.get('matched', 0)} kept by overlap, "
+            f"{ids.get('new', 0)} new, {ids.get('removed', 0)} removed"
+        )
+    _err.print(
+        f"LLM: {update.llm_calls} calls sent ({update.llm_requests} requests incl. cache hits); a full "
+        f"re-index would make about {update.full_index_llm_requests} requests."
+    )
+
+
 def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -> None:
     if answer:
         _out.print(result.answer)

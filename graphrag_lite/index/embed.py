@@ -1,22 +1,27 @@
 """Embed text units, entities and community reports into LanceDB.
 
 Entities are embedded as ``title: description`` and reports by their full content, so a query can match
-either by name or by what they are about.
+either by name or by what they are about. The tables are updated in place: only new or changed rows are
+embedded, rows of deleted records are removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from graphrag_lite.models.base import Embedder
+from graphrag_lite.store.atomic import atomic_write_text
 from graphrag_lite.store.records import CommunityReport, Entity, TextUnit
 from graphrag_lite.store.vectors import VectorStore
 
 COMPLETE_MARKER = ".complete"
+MODEL_FILE = ".embedding_model"  # the model the stored vectors came from; another model means a rebuild
 
 
 def entity_embedding_text(entity: Entity) -> str:
@@ -45,30 +50,45 @@ async def embed_index(
     *,
     batch_size: int = 64,
     on_progress: Callable[[int, int], None] | None = None,
-) -> dict[str, int]:
-    """(Re)build the three vector tables; returns rows per table. Writes a completion marker last."""
+) -> dict[str, dict[str, int]]:
+    """Bring the three vector tables in line with the records; returns per table rows, embedded, deleted.
+
+    Rows whose id, text and columns are already stored (by the same embedding model) are kept; new or
+    changed rows are embedded and upserted, rows of records that are gone are deleted. A completion marker
+    is written last, so a half-done run is never taken for a finished one.
+    """
     store = VectorStore(db_dir)
     marker = db_dir / COMPLETE_MARKER
     if marker.exists():
         marker.unlink()
-    sources: dict[str, tuple[list[str], list[str], dict[str, list[object]]]] = {
-        "text_units": (
+    model_file = db_dir / MODEL_FILE
+    same_model = model_file.is_file() and model_file.read_text(encoding="utf-8") == embedder.model
+    if not same_model:  # rebuilding: a kill half-way must not leave vectors of two models behind
+        model_file.unlink(missing_ok=True)
+    sources = {
+        "text_units": _Rows(
             [u.id for u in text_units],
             [u.text for u in text_units],
             {"document_id": [u.document_id for u in text_units]},
         ),
-        "entities": (
+        "entities": _Rows(
             [e.id for e in entities],
             [entity_embedding_text(e) for e in entities],
             {"title": [e.title for e in entities], "type": [e.type for e in entities]},
         ),
-        "community_reports": (
+        "community_reports": _Rows(
             [r.id for r in reports],
             [r.full_content or r.summary for r in reports],
             {"community_id": [r.community_id for r in reports], "level": [r.level for r in reports]},
         ),
     }
-    total = sum(len(ids) for ids, _, _ in sources.values())
+    plans = {
+        table: _plan(store, table, rows)
+        if same_model and store.has_table(table)
+        else _Plan(rows, set(), True)
+        for table, rows in sources.items()
+    }
+    total = sum(len(plan.todo.ids) for plan in plans.values())
     done = 0
 
     def advance(n: int) -> None:
@@ -77,14 +97,57 @@ async def embed_index(
         if on_progress:
             on_progress(done, total)
 
-    counts: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
     digest = hashlib.sha256(embedder.model.encode())
-    for table, (ids, texts, extra) in sources.items():
-        vectors = await _embed_batches(embedder, texts, batch_size, advance)
-        store.create(table, ids, texts, vectors, extra=extra, overwrite=True)
-        counts[table] = len(ids)
-        for item_id, text in zip(ids, texts, strict=True):
+    for table, plan in plans.items():
+        todo = plan.todo
+        vectors = await _embed_batches(embedder, todo.texts, batch_size, advance)
+        if plan.rebuild:
+            store.create(table, todo.ids, todo.texts, vectors, extra=todo.extra, overwrite=True)
+        else:
+            store.delete(table, plan.delete)
+            if todo.ids:
+                store.upsert(table, todo.ids, todo.texts, vectors, extra=todo.extra)
+        rows = sources[table]
+        counts[table] = {"rows": len(rows.ids), "embedded": len(todo.ids), "deleted": len(plan.delete)}
+        for item_id, text in zip(rows.ids, rows.texts, strict=True):
             digest.update(item_id.encode())
             digest.update(hashlib.sha256(text.encode()).digest())
+    atomic_write_text(model_file, embedder.model)
     marker.write_text(digest.hexdigest())
     return counts
+
+
+@dataclass
+class _Rows:
+    ids: list[str]
+    texts: list[str]
+    extra: dict[str, list[Any]]
+
+    def row(self, i: int) -> tuple[Any, ...]:
+        return (self.texts[i], *(values[i] for values in self.extra.values()))
+
+    def subset(self, keep: list[int]) -> _Rows:
+        return _Rows(
+            [self.ids[i] for i in keep],
+            [self.texts[i] for i in keep],
+            {name: [values[i] for i in keep] for name, values in self.extra.items()},
+        )
+
+
+@dataclass
+class _Plan:
+    todo: _Rows  # rows to embed and write
+    delete: set[str]  # ids to delete
+    rebuild: bool  # replace the table instead of upserting
+
+
+def _plan(store: VectorStore, table: str, rows: _Rows) -> _Plan:
+    """Which rows are new or changed, and which stored ids are gone."""
+    stored = store.columns(table, ["id", "text", *rows.extra]).to_pydict()
+    current = {
+        stored["id"][i]: (stored["text"][i], *(stored[name][i] for name in rows.extra))
+        for i in range(len(stored["id"]))
+    }
+    changed = [i for i, item_id in enumerate(rows.ids) if current.get(item_id) != rows.row(i)]
+    return _Plan(rows.subset(changed), set(current) - set(rows.ids), False)

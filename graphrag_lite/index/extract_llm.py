@@ -6,6 +6,9 @@ missing. That costs one call per round instead of the reference design's two (a 
 the first prompt and the whole first reply, plus a yes/no "anything left?" call), and it also recovers the
 records of a first reply that was cut off by the completion-token limit. Gleaning stops at the first round
 that adds nothing new.
+
+With an :class:`~graphrag_lite.store.memo.ItemMemo`, a unit whose text was extracted before (same settings
+and prompts) gets its previous records back without a call: ``update`` extracts only new or changed text.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
 from graphrag_lite.index.record_parser import ParsedRecords, RawEntity, RawRelationship, parse_records
-from graphrag_lite.models.base import ChatModel
+from graphrag_lite.models.base import ChatModel, item_usage
 from graphrag_lite.store.ids import normalize_title
+from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import TextUnit
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,7 @@ class ExtractionResult:
     rejected_records: int = 0  # record-like lines the parser could not read
     format_retries: int = 0  # first replies without any record, asked again with a format reminder
     truncated_replies: int = 0  # first replies without the end marker
+    reused_units: int = 0  # units whose records came from the memo (text extracted before)
 
 
 @dataclass
@@ -61,6 +66,27 @@ class _UnitResult:
     rejected_records: int = 0
     format_retries: int = 0
     truncated: bool = False
+    reused: bool = False
+
+    def to_memo(self) -> dict[str, list[dict[str, object]]]:
+        """The records without their text unit id: the same text gives the same records in any unit."""
+        return {
+            "entities": [{k: v for k, v in asdict(e).items() if k != "text_unit_id"} for e in self.entities],
+            "relationships": [
+                {k: v for k, v in asdict(r).items() if k != "text_unit_id"} for r in self.relationships
+            ],
+        }
+
+    @classmethod
+    def from_memo(cls, value: dict[str, list[dict[str, object]]], unit_id: str) -> _UnitResult:
+        return cls(
+            entities=[RawEntity(**e, text_unit_id=unit_id) for e in value["entities"]],  # type: ignore[arg-type]
+            relationships=[
+                RawRelationship(**r, text_unit_id=unit_id)  # type: ignore[arg-type]
+                for r in value["relationships"]
+            ],
+            reused=True,
+        )
 
 
 @dataclass
@@ -201,21 +227,35 @@ async def extract_graph(
     settings: Settings,
     project_root: Path | None,
     on_progress: ProgressCallback | None = None,
+    memo: ItemMemo | None = None,
 ) -> ExtractionResult:
     """Extract raw entity and relationship records from every text unit.
 
     All units run concurrently (the chat model bounds requests in flight). One unit's failure is logged
-    and listed in ``failed_units``; it never stops the others.
+    and listed in ``failed_units``; it never stops the others. Units found in ``memo`` are not sent; units
+    extracted without any failure are put there.
     """
     prompts = _load_prompts(settings, project_root)
     max_gleanings = settings.extraction.max_gleanings
+    memo = memo if memo is not None else ItemMemo()
     total = len(text_units)
     done = 0
+
+    async def extract(unit: TextUnit) -> _UnitResult:
+        key = memo_key("extract_graph", unit.text)
+        previous = memo.get(key)
+        if previous is not None:
+            return _UnitResult.from_memo(previous, unit.id)
+        with item_usage(chat.meter, unit.id) as spent:
+            result = await _extract_unit(unit, chat, prompts, max_gleanings)
+        if result.failure is None and not result.gleaning_failures:
+            memo.put(key, result.to_memo(), calls=spent.llm_calls + spent.cache_hits)
+        return result
 
     async def run(unit: TextUnit) -> _UnitResult:
         nonlocal done
         try:
-            return await _extract_unit(unit, chat, prompts, max_gleanings)
+            return await extract(unit)
         finally:
             done += 1
             if on_progress is not None:
@@ -234,6 +274,7 @@ async def extract_graph(
         out.rejected_records += unit_result.rejected_records
         out.format_retries += unit_result.format_retries
         out.truncated_replies += int(unit_result.truncated)
+        out.reused_units += int(unit_result.reused)
     logger.info(
         "extraction: %d entity and %d relationship records from %d text units (%d failed, %d gleaned)",
         len(out.entities),

@@ -46,6 +46,7 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.index.linking import link_text_units
 from graphrag_lite.index.nlp_model import lemmatize, load_spacy, pipeline_name
 from graphrag_lite.store.ids import entity_id, normalize_title, relationship_id
+from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import Entity, Relationship, TextUnit
 
 if TYPE_CHECKING:
@@ -113,6 +114,14 @@ class _Sentence:
     text: str
     mentions: list[_Mention]
     keys: set[str] = field(default_factory=set)  # final entity keys, filled after alias resolution
+
+
+def _sentences_to_memo(sentences: list[_Sentence]) -> list[list[Any]]:
+    return [[s.text, [[m.key, m.core, m.form, m.type, m.named] for m in s.mentions]] for s in sentences]
+
+
+def _sentences_from_memo(value: list[list[Any]]) -> list[_Sentence]:
+    return [_Sentence(text, [_Mention(*m) for m in mentions]) for text, mentions in value]
 
 
 @dataclass
@@ -521,21 +530,40 @@ def _cooccurrences(
 
 
 def extract_graph_nlp(
-    text_units: list[TextUnit], settings: Settings, on_progress: ProgressCallback | None = None
+    text_units: list[TextUnit],
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+    memo: ItemMemo | None = None,
 ) -> NLPResult:
-    """Entities and co-occurrence edges of ``text_units``; also sets the units' entity / relationship ids."""
+    """Entities and co-occurrence edges of ``text_units``; also sets the units' entity / relationship ids.
+
+    spaCy parses only units whose text is not in ``memo``; merging, aliases and edges always run over all
+    units, so the result equals a fresh run's.
+    """
+    memo = memo if memo is not None else ItemMemo()
+    options = settings.nlp
+    analysed: list[list[_Sentence] | None] = []
+    todo: list[tuple[int, str, str]] = []  # (unit index, prepared text, memo key) of units to parse
+    for i, unit in enumerate(text_units):
+        text = prepare_text(unit.text)
+        key = memo_key("extract_graph_nlp", text)
+        previous = memo.get(key)
+        analysed.append(None if previous is None else _sentences_from_memo(previous))
+        if previous is None:
+            todo.append((i, text, key))
     loading = time.perf_counter()
     nlp = load_spacy()
     started = time.perf_counter()
-    options = settings.nlp
-    units: list[list[_Sentence]] = []
-    texts = (prepare_text(u.text) for u in text_units)
-    docs = nlp.pipe(texts, batch_size=options.batch_size, n_process=options.n_process)
-    for done, doc in enumerate(docs, 1):
-        units.append(analyse_doc(nlp, doc))
+    reused = len(text_units) - len(todo)
+    docs = nlp.pipe((text for _, text, _ in todo), batch_size=options.batch_size, n_process=options.n_process)
+    for done, ((i, _, key), doc) in enumerate(zip(todo, docs, strict=True), 1):
+        sentences = analyse_doc(nlp, doc)
+        memo.put(key, _sentences_to_memo(sentences))
+        analysed[i] = sentences
         if on_progress is not None:
-            on_progress(done, len(text_units))
+            on_progress(reused + done, len(text_units))
     spacy_seconds = time.perf_counter() - started
+    units = [sentences or [] for sentences in analysed]
 
     named_keys = {m.key for sentences in units for s in sentences for m in s.mentions if m.named}
     _cap_concepts(units, named_keys, options.max_noun_phrases_per_unit)
@@ -551,7 +579,7 @@ def extract_graph_nlp(
     relationships = _relationships(units, text_units, titles, options.cooccurrence_window)
     link_text_units(text_units, entities, relationships)
 
-    words = sum(len(u.text.split()) for u in text_units)
+    words = sum(len(text.split()) for _, text, _ in todo)
     seconds = time.perf_counter() - started
     stats: dict[str, Any] = {
         "words": words,
@@ -560,6 +588,7 @@ def extract_graph_nlp(
         "spacy_seconds": round(spacy_seconds, 3),
         "model_load_seconds": round(started - loading, 3),
         "text_units": len(text_units),
+        "text_units_reused": reused,
         "sentences": sum(len(s) for s in units),
         "named_entities": sum(1 for e in entities if e.type != CONCEPT),
         "concept_entities": sum(1 for e in entities if e.type == CONCEPT),

@@ -21,7 +21,8 @@ Same schema as LLM reports (``method="extractive"``):
 Speed: sentences are split and matched to entities once for the whole index; per community at most
 ``max_sentences`` (default 200) candidates are ranked, those naming the most member entities first, so a
 report costs milliseconds even for a level-0 community spanning the whole corpus. Deterministic: ties
-always fall back to the text units' order and then sentence order.
+always fall back to the text units' order and then sentence order. A community whose members, their
+descriptions, internal relationships and text units are as before keeps its report from the step memo.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from graphrag_lite.index.report_reuse import report_from_memo, report_to_memo
 from graphrag_lite.index.sentences import (
     NameMatcher,
     SparseVector,
@@ -44,6 +46,7 @@ from graphrag_lite.index.sentences import (
     word_keys,
 )
 from graphrag_lite.store.ids import normalize_title, report_id
+from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import Community, CommunityReport, Entity, Finding, Relationship, TextUnit
 
 CONCEPT = "concept"
@@ -265,8 +268,10 @@ def extractive_reports(
     text_units: Sequence[TextUnit],
     *,
     max_sentences: int = 200,
+    memo: ItemMemo | None = None,
 ) -> list[CommunityReport]:
     """One extractive report per community, in the order of ``communities``."""
+    memo = memo if memo is not None else ItemMemo()
     by_id = {e.id: e for e in entities}
     index = SentenceIndex(text_units, entities)
     incident: dict[str, list[Relationship]] = {}
@@ -276,5 +281,23 @@ def extractive_reports(
     reports: list[CommunityReport] = []
     for community in communities:
         members = [by_id[e] for e in community.entity_ids if e in by_id]
-        reports.append(_report(community, members, incident, index, max_sentences))
+        key = _fingerprint(community, members, incident)
+        previous = memo.get(key)
+        if previous is not None:
+            reports.append(report_from_memo(previous, community))
+            continue
+        report = _report(community, members, incident, index, max_sentences)
+        memo.put(key, report_to_memo(report))
+        reports.append(report)
     return reports
+
+
+def _fingerprint(community: Community, members: list[Entity], incident: dict[str, list[Relationship]]) -> str:
+    """What a report is made of: members with their descriptions, internal edges, text units, level."""
+    return memo_key(
+        "extractive_report",
+        community.level,
+        community.text_unit_ids,
+        [(e.id, e.title, e.type, e.description, e.degree, e.aliases, e.text_unit_ids) for e in members],
+        sorted((r.id, r.weight, r.description) for r in _internal(members, incident)),
+    )

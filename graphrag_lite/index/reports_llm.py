@@ -7,6 +7,9 @@ context is built from them (see :mod:`graphrag_lite.index.report_context`).
 A reply that is not usable JSON is retried once with a short "JSON only" reminder; if that fails too, or
 the model cannot be reached, the community gets a placeholder report with ``status="failed"`` (titled after
 its top entities, no findings) and the run goes on. ``ReportResult.failed`` lists those communities.
+
+A report whose prompt (context included) was answered before comes back from the step memo without a call,
+so an update rewrites only communities whose members or their descriptions changed.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
 from graphrag_lite.index.json_reply import JSONReplyError, ReportFields, coerce_report, parse_json_reply
 from graphrag_lite.index.report_context import ReportContext, build_report_context
-from graphrag_lite.models.base import ChatModel, Message
+from graphrag_lite.index.report_reuse import report_from_memo, report_to_memo
+from graphrag_lite.models.base import ChatModel, Message, item_usage
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.store.ids import report_id
+from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import Community, CommunityReport, Entity, Relationship, TextUnit
 
 logger = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ class _Inputs:
     communities: dict[str, Community]
     template: str
     settings: Settings
+    memo: ItemMemo
 
 
 def render_report(title: str, summary: str, fields: ReportFields | None = None) -> str:
@@ -149,6 +155,21 @@ async def _write_report(
         max_text_unit_tokens=settings.reports.max_text_unit_tokens,
     )
     prompt = fill(inputs.template, context=context.text, max_report_words=settings.reports.max_report_words)
+    key = memo_key(REPORT_PROMPT, prompt)
+    previous = inputs.memo.get(key)
+    if previous is not None:
+        return report_from_memo(previous, community), None
+    with item_usage(chat.meter, community.id) as spent:
+        report, reason = await _ask_report(community, context, prompt, inputs, chat)
+    if reason is None:
+        inputs.memo.put(key, report_to_memo(report), calls=spent.llm_calls + spent.cache_hits)
+    return report, reason
+
+
+async def _ask_report(
+    community: Community, context: ReportContext, prompt: str, inputs: _Inputs, chat: ChatModel
+) -> tuple[CommunityReport, str | None]:
+    settings = inputs.settings
     messages: list[Message] = [{"role": "user", "content": prompt}]
     reason = ""
     for attempt in range(2):
@@ -176,8 +197,10 @@ async def generate_reports(
     settings: Settings,
     project_root: Path | None,
     on_progress: ProgressCallback | None = None,
+    memo: ItemMemo | None = None,
 ) -> ReportResult:
     """One report per community, deepest level first, each level concurrently; failures are recorded."""
+    memo = memo if memo is not None else ItemMemo()
     inputs = _Inputs(
         entities={e.id: e for e in entities},
         relationships={r.id: r for r in relationships},
@@ -185,6 +208,7 @@ async def generate_reports(
         communities={c.id: c for c in communities},
         template=load_prompt(REPORT_PROMPT, project_root),
         settings=settings,
+        memo=memo,
     )
     by_level: dict[int, list[Community]] = defaultdict(list)
     for community in communities:

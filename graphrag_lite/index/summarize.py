@@ -5,7 +5,8 @@ Only items with two or more are summarised, so a graph where most entities appea
 Descriptions that exceed ``extraction.summary_max_input_tokens`` are summarised in folds: chunks first, then
 the chunk summaries, so no prompt outgrows the model's context. Without a chat model the summary is
 extractive (the most informative distinct sentences), and a failed call keeps the descriptions themselves:
-one bad reply never stops the step.
+one bad reply never stops the step. An item whose name and descriptions were summarised before comes back
+from the memo without a call: an update re-summarises only where the evidence changed.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
 from graphrag_lite.index.merge import join_descriptions, split_descriptions
-from graphrag_lite.models.base import ChatModel
+from graphrag_lite.models.base import ChatModel, item_usage
 from graphrag_lite.models.tokens import Tokenizer, get_tokenizer
+from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import Entity, Relationship
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class SummaryStats:
     llm_calls: int = 0  # summary requests sent (fold rounds included)
     folded: int = 0  # items whose descriptions needed more than one round
     failed: int = 0  # items that kept their descriptions because the model failed
+    reused: int = 0  # items whose summary came from the memo (same descriptions as before)
 
 
 @dataclass
@@ -171,7 +174,19 @@ class _Summarizer:
             raise LLMError(f"The model returned an empty summary for {item.kind} '{item.name}'.")
         return summary
 
-    async def summarize(self, item: _Item) -> str:
+    async def summarize(self, item: _Item, memo: ItemMemo) -> str:
+        """The summary of ``item``: from the memo when its descriptions were summarised before."""
+        key = memo_key(PROMPT, item.kind, item.name, item.descriptions)
+        previous = memo.get(key)
+        if isinstance(previous, str):
+            self.stats.reused += 1
+            return previous
+        with item_usage(self.chat.meter, key) as spent:
+            summary = await self._fold(item)
+        memo.put(key, summary, calls=spent.llm_calls + spent.cache_hits)
+        return summary
+
+    async def _fold(self, item: _Item) -> str:
         current = [self.tokenizer.truncate(d, self.budget) for d in item.descriptions]
         for round_number in range(MAX_FOLD_ROUNDS + 1):
             total = sum(self.tokenizer.count(d) for d in current)
@@ -213,9 +228,11 @@ async def summarize_descriptions(
     settings: Settings,
     project_root: Path | None,
     on_progress: ProgressCallback | None = None,
+    memo: ItemMemo | None = None,
 ) -> SummaryStats:
     """Replace multi-description ``description`` fields (in place) by one summary of at most
     ``extraction.summary_max_words`` words. ``chat=None`` gives the extractive summary."""
+    memo = memo if memo is not None else ItemMemo()
     items = _items(entities, relationships)
     stats = SummaryStats(method="llm" if chat is not None else "extractive")
     max_words = settings.extraction.summary_max_words
@@ -229,7 +246,7 @@ async def summarize_descriptions(
                 item.apply(extractive_summary(item.descriptions, max_words))
             else:
                 try:
-                    item.apply(await summarizer.summarize(item))
+                    item.apply(await summarizer.summarize(item, memo))
                 except LLMError as exc:
                     stats.failed += 1
                     logger.warning(

@@ -68,6 +68,13 @@ class UsageMeter:
             total.add(self.by_scope.get(scope, Usage()))
             return total
 
+    def fold(self, scope: str, into: str) -> Usage:
+        """Move the usage of ``scope`` into ``into`` and return it (see :func:`item_usage`)."""
+        with self._lock:
+            usage = self.by_scope.pop(scope, Usage())
+            self.by_scope.setdefault(into, Usage()).add(usage)
+            return usage
+
     def total(self) -> Usage:
         with self._lock:
             total = Usage()
@@ -88,6 +95,20 @@ def usage_scope(name: str) -> Iterator[None]:
 
 def current_scope() -> str:
     return _SCOPE.get()
+
+
+@contextlib.contextmanager
+def item_usage(meter: UsageMeter, item: str) -> Iterator[Usage]:
+    """Measure what one item of work (a text unit, a report) costs; the yielded :class:`Usage` is filled
+    on exit, and the calls still count for the enclosing scope."""
+    parent = _SCOPE.get()
+    name = f"{parent}/{item}"
+    spent = Usage()
+    try:
+        with usage_scope(name):
+            yield spent
+    finally:
+        spent.add(meter.fold(name, parent))
 
 
 @dataclass

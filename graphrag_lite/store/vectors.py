@@ -202,6 +202,10 @@ class VectorStore:
         tbl = self._open(table)
         return set(tbl.to_lance().to_table(columns=["id"]).column("id").to_pylist())
 
+    def columns(self, table: str, names: Sequence[str]) -> pa.Table:
+        """Some columns of every row (e.g. ids and texts, to tell which rows changed)."""
+        return self._open(table).to_lance().to_table(columns=list(names))
+
     def count(self, table: str) -> int:
         return int(self._open(table).count_rows())
 

@@ -22,6 +22,7 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import WorkflowError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
 from graphrag_lite.store.atomic import atomic_write_json, read_json
+from graphrag_lite.store.memo import ItemMemo
 from graphrag_lite.store.tables import read_records, table_exists, table_path, write_table
 from graphrag_lite.workflows.progress import LoggingProgress, ProgressCallback, ProgressSink
 from graphrag_lite.workflows.spec import INPUT, VECTORS, StepSpec, WorkflowSpec
@@ -43,6 +44,8 @@ class StepContext:
     embedder_factory: Callable[[], Embedder]
     progress: ProgressSink
     step: StepSpec
+    memo: ItemMemo = field(default_factory=ItemMemo)
+    mode: str = "index"  # "index" or "update" (an update keeps community ids stable, see create_communities)
     stats: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     _embedder: Embedder | None = None
@@ -61,6 +64,11 @@ class StepContext:
         directory, name = split_table(self.output_dir, table)
         return read_records(directory, name)
 
+    def read_if_exists(self, table: str) -> list[Any]:
+        """The records of a table the previous run wrote, or [] (an update compares against them)."""
+        directory, name = split_table(self.output_dir, table)
+        return read_records(directory, name) if table_exists(directory, name) else []
+
     def on_progress(self, label: str | None = None) -> ProgressCallback:
         return self.progress.callback(label or self.step.name)
 
@@ -69,7 +77,7 @@ class StepContext:
         self.failures.append({"item": item, "reason": reason})
 
 
-StepFunction = Callable[[StepContext], Awaitable[dict[str, list[Any]]]]
+StepFunction = Callable[[StepContext], Awaitable[dict[str, Any]]]
 
 
 def split_table(output_dir: Path, table: str) -> tuple[Path, str]:
@@ -166,19 +174,25 @@ class WorkflowRunner:
             node = node.model_dump(mode="json")
         return node
 
-    def _step_key(self, step: StepSpec) -> tuple[str, dict[str, str]]:
-        inputs = {table: self._table_hash(table) for table in step.reads}
+    def _config_key(self, step: StepSpec) -> str:
+        """Hash of the step's settings and prompts: what its per-item results depend on besides the item."""
         settings = {name: self._setting(name) for name in step.settings}
         prompts = {}
         for prompt in step.prompts:
             path = prompt_path(prompt, self.settings.root)
             prompts[prompt] = _sha(path.read_bytes())
         blob = json.dumps(
-            {"step": step.name, "inputs": inputs, "settings": settings, "prompts": prompts},
-            sort_keys=True,
-            default=str,
+            {"step": step.name, "settings": settings, "prompts": prompts}, sort_keys=True, default=str
         )
+        return _sha(blob.encode())
+
+    def _step_key(self, step: StepSpec, config_key: str) -> tuple[str, dict[str, str]]:
+        inputs = {table: self._table_hash(table) for table in step.reads}
+        blob = json.dumps({"config": config_key, "inputs": inputs}, sort_keys=True)
         return _sha(blob.encode()), inputs
+
+    def _memo_path(self, step: StepSpec) -> Path:
+        return self.settings.output_path / "work" / "memo" / f"{step.name}.parquet"
 
     def _outputs_present(self, step: StepSpec) -> bool:
         for table in step.writes:
@@ -192,7 +206,8 @@ class WorkflowRunner:
         return True
 
     # -- running ---------------------------------------------------------------------------------------
-    async def run(self, *, force: bool = False) -> RunReport:
+    async def run(self, *, force: bool = False, mode: str = "index") -> RunReport:
+        """Run every step whose key changed. ``force`` re-runs all steps without reusing per-item results."""
         output = self.settings.output_path
         output.mkdir(parents=True, exist_ok=True)
         stats_path = output / STATS_FILE
@@ -205,7 +220,8 @@ class WorkflowRunner:
         count = len(self.spec.steps)
         try:
             for index, step in enumerate(self.spec.steps, start=1):
-                key, inputs = self._step_key(step)
+                config_key = self._config_key(step)
+                key, inputs = self._step_key(step, config_key)
                 previous = state["steps"].get(step.name, {})
                 if (
                     not force
@@ -221,7 +237,8 @@ class WorkflowRunner:
                     self.progress.step_started(step.name, index, count)
                     self.progress.step_finished(step.name, "unchanged, skipped")
                     continue
-                report = await self._run_step(step, index, count)
+                memo = ItemMemo() if force else ItemMemo.load(self._memo_path(step), config_key)
+                report = await self._run_step(step, index, count, memo, mode, config_key)
                 state["steps"][step.name] = {
                     "key": key,
                     "inputs": inputs,
@@ -247,17 +264,25 @@ class WorkflowRunner:
         atomic_write_json(stats_path, state)
         return RunReport(self.spec.name, reports, time.perf_counter() - started, stats_path)
 
-    async def _run_step(self, step: StepSpec, index: int, count: int) -> StepReport:
-        ctx = StepContext(self.settings, self.chat, self.meter, self.embedder_factory, self.progress, step)
+    async def _run_step(
+        self, step: StepSpec, index: int, count: int, memo: ItemMemo, mode: str, config_key: str
+    ) -> StepReport:
+        ctx = StepContext(
+            self.settings, self.chat, self.meter, self.embedder_factory, self.progress, step, memo, mode
+        )
         self.progress.step_started(step.name, index, count)
         before = self.meter.get(step.name)
         started = time.perf_counter()
         with usage_scope(step.name):
             outputs = await self.steps[step.name](ctx)
+        if memo.reused or memo.computed:
+            # Saved before the tables: a kill in between leaves results the re-run reuses.
+            memo.save(self._memo_path(step), config_key)
+            ctx.stats["memo"] = memo.stats()
         rows: dict[str, int] = {}
         for table in step.writes:
             if table == VECTORS:
-                rows.update({k: len(v) for k, v in outputs.items() if k.startswith("vectors/")})
+                rows.update({f"vectors/{k}": int(n) for k, n in outputs.get(VECTORS, {}).items()})
                 continue
             if table not in outputs:
                 raise WorkflowError(f"Step '{step.name}' did not produce table '{table}'.")

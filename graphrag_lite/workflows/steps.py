@@ -15,7 +15,7 @@ from graphrag_lite.workflows.runner import StepContext, StepFunction
 
 logger = logging.getLogger(__name__)
 
-Tables = dict[str, list[Any]]
+Tables = dict[str, Any]  # table name -> records; "vectors" -> rows per vector table
 
 
 def _require_llm(ctx: StepContext) -> None:
@@ -53,7 +53,7 @@ async def extract_graph(ctx: StepContext) -> Tables:
     assert ctx.chat is not None
     text_units = ctx.read("work/text_units")
     result = await extract(
-        text_units, ctx.chat, ctx.settings, ctx.settings.root, on_progress=ctx.on_progress()
+        text_units, ctx.chat, ctx.settings, ctx.settings.root, on_progress=ctx.on_progress(), memo=ctx.memo
     )
     for unit_id, reason in result.failed_units:
         ctx.fail(unit_id, reason)
@@ -68,6 +68,7 @@ async def extract_graph(ctx: StepContext) -> Tables:
     )
     ctx.stats["alias_decisions"] = [vars(d) for d in merged.alias_decisions][:200]
     ctx.stats["failed_units"] = len(result.failed_units)
+    ctx.stats["reused_units"] = result.reused_units
     return {"work/entities": merged.entities, "work/relationships": merged.relationships}
 
 
@@ -80,7 +81,13 @@ async def summarize_descriptions(ctx: StepContext) -> Tables:
     relationships = ctx.read("work/relationships")
     text_units = ctx.read("work/text_units")
     stats = await summarize(
-        entities, relationships, ctx.chat, ctx.settings, ctx.settings.root, on_progress=ctx.on_progress()
+        entities,
+        relationships,
+        ctx.chat,
+        ctx.settings,
+        ctx.settings.root,
+        on_progress=ctx.on_progress(),
+        memo=ctx.memo,
     )
     ctx.stats["summaries"] = vars(stats) if hasattr(stats, "__dict__") else stats
     compute_degrees(entities, relationships)
@@ -92,7 +99,7 @@ async def extract_graph_nlp(ctx: StepContext) -> Tables:
     from graphrag_lite.index.nlp_extract import extract_graph_nlp as extract
 
     text_units = ctx.read("work/text_units")
-    result = extract(text_units, ctx.settings, on_progress=ctx.on_progress())
+    result = extract(text_units, ctx.settings, on_progress=ctx.on_progress(), memo=ctx.memo)
     ctx.stats.update(result.stats)
     if text_units and not result.entities:
         raise ExtractionError(f"0 entities from {len(text_units)} text units: is the input English prose?")
@@ -113,9 +120,14 @@ async def prune_graph(ctx: StepContext) -> Tables:
 
 
 async def create_communities(ctx: StepContext) -> Tables:
+    """Leiden on the whole graph; an update then keeps the ids of the communities it continues."""
     from graphrag_lite.index.communities import hierarchical_communities
+    from graphrag_lite.index.community_matching import keep_community_ids
 
+    previous = ctx.read_if_exists("communities") if ctx.mode == "update" else []
     communities = hierarchical_communities(ctx.read("entities"), ctx.read("relationships"), ctx.settings)
+    if previous:
+        ctx.stats["community_ids"] = keep_community_ids(communities, previous).as_dict()
     ctx.stats["levels"] = len({c.level for c in communities})
     return {"communities": communities}
 
@@ -141,6 +153,7 @@ async def community_reports(ctx: StepContext) -> Tables:
             ctx.settings,
             ctx.settings.root,
             on_progress=ctx.on_progress(),
+            memo=ctx.memo,
         )
         for community_id, reason in result.failed:
             ctx.fail(community_id, reason)
@@ -148,7 +161,7 @@ async def community_reports(ctx: StepContext) -> Tables:
     else:
         from graphrag_lite.index.reports_extractive import extractive_reports
 
-        reports = extractive_reports(communities, entities, relationships, text_units)
+        reports = extractive_reports(communities, entities, relationships, text_units, memo=ctx.memo)
     ctx.stats["method"] = "llm" if use_llm else "extractive"
     ctx.stats["from_sub_reports"] = sum(1 for r in reports if r.context_source == "sub_reports")
     return {"community_reports": reports}
@@ -166,7 +179,8 @@ async def embed(ctx: StepContext) -> Tables:
         batch_size=ctx.settings.embeddings.batch_size,
         on_progress=ctx.on_progress(),
     )
-    return {f"vectors/{table}": [None] * n for table, n in counts.items()}
+    ctx.stats["vectors"] = counts
+    return {"vectors": {table: c["rows"] for table, c in counts.items()}}
 
 
 STEPS: dict[str, StepFunction] = {
