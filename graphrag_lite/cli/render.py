@@ -184,6 +184,8 @@ def print_stats(root: Path, *, as_json: bool = False) -> None:
     stats = read_json(output / "stats.json", {})
     summary["cost"] = stats.get("totals", {})
     summary["workflow"] = stats.get("workflow")
+    if "last_update" in stats:
+        summary["last_update"] = stats["last_update"]
     if as_json:
         _out.print(json.dumps(summary, indent=2))
         return
@@ -203,4 +205,12 @@ def print_stats(root: Path, *, as_json: bool = False) -> None:
         "tokens", f"{cost.get('prompt_tokens', 0):,} prompt / {cost.get('completion_tokens', 0):,} completion"
     )
     table.add_row("top entities", ", ".join(f"{e['title']} ({e['degree']})" for e in summary["top_entities"]))
+    update = summary.get("last_update")
+    if update:
+        docs = ", ".join(f"{len(update['documents'][k])} {k}" for k in ("added", "changed", "deleted"))
+        table.add_row(
+            "last update",
+            f"documents {docs}; {update['llm_calls']:,} LLM calls (full re-index: about "
+            f"{update['full_index_llm_requests']:,} requests)",
+        )
     _out.print(table)

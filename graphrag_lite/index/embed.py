@@ -114,7 +114,7 @@ async def embed_index(
             digest.update(item_id.encode())
             digest.update(hashlib.sha256(text.encode()).digest())
     atomic_write_text(model_file, embedder.model)
-    marker.write_text(digest.hexdigest())
+    atomic_write_text(marker, digest.hexdigest())
     return counts
 
 
