@@ -71,10 +71,11 @@ def print_update_summary(update: Any) -> None:
             f"Community ids: {ids.get('unchanged', 0)} unchanged, {ids.get('matched', 0)} kept by overlap, "
             f"{ids.get('new', 0)} new, {ids.get('removed', 0)} removed"
         )
-    _err.print(
-        f"LLM: {update.llm_calls} calls sent ({update.llm_requests} requests incl. cache hits); a full "
-        f"re-index would make about {update.full_index_llm_requests} requests."
-    )
+    if update.full_index_llm_requests:
+        _err.print(
+            f"LLM: {update.llm_calls} calls sent ({update.llm_requests} requests incl. cache hits); a full "
+            f"re-index would make about {update.full_index_llm_requests} requests."
+        )
 
 
 def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -> None:
