@@ -124,3 +124,21 @@ def test_unknown_step_is_rejected(tmp_path: Path) -> None:
         WorkflowRunner(
             load_settings(tmp_path), spec, {}, chat=None, meter=UsageMeter(), embedder_factory=_embedder
         )
+
+
+def test_line_progress_prints_steps_and_tenths_for_logs() -> None:
+    import io
+
+    from graphrag_lite.workflows.progress import LineProgress
+
+    stream = io.StringIO()
+    progress = LineProgress(stream)
+    progress.step_started("extract_graph", 2, 6)
+    report = progress.callback("extract_graph")
+    for done in range(1, 101):
+        report(done, 100)
+    progress.step_finished("extract_graph", "work/entities 10")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "step 2/6: extract_graph"
+    assert len([line for line in lines if "extract_graph: " in line and "/100" in line]) == 11  # 0 %..100 %
+    assert lines[-1].startswith("  extract_graph: work/entities 10 (")

@@ -137,11 +137,11 @@ class GraphRAG:
         return self._run(self.aupdate(show_progress=show_progress))
 
     def _runner(self, workflow: str, show_progress: bool) -> WorkflowRunner:
-        from graphrag_lite.workflows.progress import LoggingProgress, ProgressSink, RichProgress
+        from graphrag_lite.workflows.progress import LoggingProgress, ProgressSink, cli_progress
         from graphrag_lite.workflows.spec import load_workflow
         from graphrag_lite.workflows.steps import STEPS
 
-        progress: ProgressSink = RichProgress(self.meter) if show_progress else LoggingProgress()
+        progress: ProgressSink = cli_progress(self.meter) if show_progress else LoggingProgress()
         return WorkflowRunner(
             self.settings,
             load_workflow(workflow),

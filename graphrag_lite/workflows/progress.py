@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from graphrag_lite.models.base import UsageMeter
 
@@ -44,6 +46,46 @@ class LoggingProgress:
 
     def close(self) -> None:
         return None
+
+
+class LineProgress:
+    """Plain lines on stderr for logs, CI and ``nohup``, where a live bar would print nothing until the end:
+    each step's start, every 10 % of its items with the elapsed time, and its summary."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._started = time.perf_counter()
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def step_started(self, name: str, index: int, count: int) -> None:
+        self._started = time.perf_counter()
+        self._say(f"step {index}/{count}: {name}")
+
+    def callback(self, label: str) -> ProgressCallback:
+        shown = -1
+
+        def report(done: int, total: int) -> None:
+            nonlocal shown
+            tenth = done * 10 // total if total else 0
+            if tenth > shown:
+                shown = tenth
+                elapsed = time.perf_counter() - self._started
+                self._say(f"  {label}: {done}/{total} ({elapsed:.0f} s)")
+
+        return report
+
+    def step_finished(self, name: str, summary: str) -> None:
+        self._say(f"  {name}: {summary} ({time.perf_counter() - self._started:.1f} s)")
+
+    def close(self) -> None:
+        return None
+
+
+def cli_progress(meter: UsageMeter) -> ProgressSink:
+    """Live bars on a terminal, plain lines otherwise."""
+    return RichProgress(meter) if sys.stderr.isatty() else LineProgress()
 
 
 class RichProgress:
