@@ -21,6 +21,7 @@ from pathlib import Path
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.store.integrity import dangling_references
 from graphrag_lite.store.tables import read_table
+from graphrag_lite.testing.projects import write_project
 from graphrag_lite.testing.server import TestLLMServer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "christmas_carol"
@@ -41,15 +42,6 @@ def staves() -> dict[str, str]:
     return {f"stave_{i + 1}.txt": p for i, p in enumerate(body)}
 
 
-def write(root: Path, documents: dict[str, str], settings: str) -> None:
-    (root / "input").mkdir(parents=True, exist_ok=True)
-    for path in (root / "input").iterdir():
-        path.unlink()
-    for name, text in documents.items():
-        (root / "input" / name).write_text(text, encoding="utf-8")
-    (root / "settings.yaml").write_text(settings, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--method", choices=("standard", "fast"), default="standard")
@@ -67,7 +59,7 @@ def main() -> None:
         root, fresh = Path(tmp) / "updated", Path(tmp) / "fresh"
 
         def phase(name: str, project: Path, documents: dict[str, str], update: bool = False) -> None:
-            write(project, documents, settings)
+            write_project(project, documents, settings)
             before = len(server.log) if server else 0
             started = time.perf_counter()
             with GraphRAG(project) as rag:

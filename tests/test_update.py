@@ -8,6 +8,7 @@ community ids where membership is unchanged, and leave no dangling id in any tab
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from conftest import TEST_API_KEY
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.store.integrity import dangling_references
 from graphrag_lite.store.tables import read_table
+from graphrag_lite.testing.projects import write_project
 from graphrag_lite.testing.server import TestLLMServer
 from graphrag_lite.workflows.update import UpdateReport
 
@@ -44,16 +46,7 @@ def _parts() -> list[str]:
     the common case of a corpus where a few documents change."""
     paragraphs = EXCERPT.read_text(encoding="utf-8").split("\n\n")
     cuts = [0, len(paragraphs) * 85 // 100, len(paragraphs) * 95 // 100, len(paragraphs)]
-    return ["\n\n".join(paragraphs[start:end]) for start, end in zip(cuts, cuts[1:], strict=False)]
-
-
-def _write(root: Path, documents: dict[str, str], settings: str) -> None:
-    (root / "input").mkdir(parents=True, exist_ok=True)
-    for path in (root / "input").iterdir():
-        path.unlink()
-    for name, text in documents.items():
-        (root / "input" / name).write_text(text, encoding="utf-8")
-    (root / "settings.yaml").write_text(settings, encoding="utf-8")
+    return ["\n\n".join(paragraphs[start:end]) for start, end in itertools.pairwise(cuts)]
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -91,17 +84,17 @@ def _run_scenario(
         total = len(server.log) if server is not None else 0
         requests[phase], seen = total - seen, total
 
-    _write(root, {"a.txt": a, "b.txt": b, "c.txt": c}, settings)
+    write_project(root, {"a.txt": a, "b.txt": b, "c.txt": c}, settings)
     with GraphRAG(root) as rag:
         rag.index(method=method)
     count("index")
     old_communities = set(read_table(root / "output", "communities")["id"])
     final = {"a.txt": a, "b.txt": b + EDIT, "d.txt": NEW_DOCUMENT}
-    _write(root, final, settings)
+    write_project(root, final, settings)
     with GraphRAG(root) as rag:
         report = rag.update()
     count("update")
-    _write(fresh, final, settings)  # its own cache/: every request goes to the server
+    write_project(fresh, final, settings)  # its own cache/: every request goes to the server
     with GraphRAG(fresh) as rag:
         rag.index(method=method)
     count("fresh")

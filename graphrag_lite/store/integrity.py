@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from graphrag_lite.store.tables import read_records, table_exists
+from graphrag_lite.store.tables import TABLE_NAMES, read_records, table_exists
 from graphrag_lite.store.vectors import VectorStore
 
 # vector table -> the Parquet table whose ids it must hold exactly
@@ -24,15 +24,7 @@ def _missing(where: str, refs: Iterable[str | None], known: set[str]) -> list[st
 def dangling_references(output_dir: Path) -> list[str]:
     """Human-readable problems ("entities[<id>].text_unit_ids -> <missing id>"); empty when consistent."""
     tables = {
-        name: read_records(output_dir, name) if table_exists(output_dir, name) else []
-        for name in (
-            "documents",
-            "text_units",
-            "entities",
-            "relationships",
-            "communities",
-            "community_reports",
-        )
+        name: read_records(output_dir, name) if table_exists(output_dir, name) else [] for name in TABLE_NAMES
     }
     ids = {name: {r.id for r in records} for name, records in tables.items()}
     titles = {e.title for e in tables["entities"]}
