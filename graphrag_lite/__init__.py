@@ -4,7 +4,12 @@ Heavy libraries (torch, spaCy, LanceDB) are imported lazily by the modules that 
 this package and running ``graphrag-lite --help`` stay fast.
 """
 
+from typing import TYPE_CHECKING
+
 from graphrag_lite.errors import GraphRAGError
+
+if TYPE_CHECKING:  # type checkers see the real class; at run time it loads on first use
+    from graphrag_lite.api.facade import GraphRAG
 
 __version__ = "0.1.0"
 

@@ -105,3 +105,8 @@ def test_rendered_template_loads_and_lists_every_key(tmp_path: Path) -> None:
 def test_missing_root_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope")
+
+
+def test_unquoted_azure_api_version_is_read_as_text(tmp_path: Path) -> None:
+    (tmp_path / "settings.yaml").write_text("llm:\n  api_version: 2024-10-21\n")
+    assert load_settings(tmp_path).llm.api_version == "2024-10-21"

@@ -51,9 +51,11 @@ def _fail(exc: GraphRAGError) -> None:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    # The level sits on the handler too: some libraries (bm25s) set DEBUG on their own logger.
+    level = logging.DEBUG if verbose else logging.WARNING
+    handler = logging.StreamHandler()
+    handler.setLevel(level)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
 
 
 @app.command()
@@ -144,7 +146,12 @@ def query(
     community_level: Annotated[
         int | None, typer.Option(help="Community level for local/global search.")
     ] = None,
-    context_tokens: Annotated[int | None, typer.Option(help="Cap on the whole context budget.")] = None,
+    context_tokens: Annotated[
+        int | None,
+        typer.Option(
+            help="Context token budget: local/basic use it instead of the setting; global/drift cap theirs."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
     stream: Annotated[bool, typer.Option(help="Stream the answer as it is written (LLM only).")] = False,
     batch: Annotated[

@@ -96,11 +96,11 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
         root = Tree("DRIFT")
         add(result.extra["tree"], root)
         _out.print(root)
-    cites = result.citations[:10]
-    if cites:
+    sources = list(dict.fromkeys((c.document_title, c.text_unit_id) for c in result.citations))[:10]
+    if sources:
         _err.print("[dim]Sources:[/]")
-        for cite in cites:
-            _err.print(f"[dim]  {cite.document_title} ({cite.text_unit_id})[/]")
+        for title, unit_id in sources:
+            _err.print(f"[dim]  {title} ({unit_id})[/]")
     _err.print(
         f"[dim]{result.method} search, {result.llm_calls} LLM calls, "
         f"{result.prompt_tokens + result.completion_tokens:,} tokens, {result.duration_s:.2f} s[/]"

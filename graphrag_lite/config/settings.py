@@ -5,10 +5,11 @@ Unknown keys are rejected (``extra="forbid"``) so a typo never silently falls ba
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class _Section(BaseModel):
@@ -36,6 +37,12 @@ class LLMSettings(_Section):
     request_timeout: float = Field(120.0, gt=0, description="Seconds before one request times out.")
     requests_per_minute: int | None = Field(None, ge=1, description="Optional client-side request rate cap.")
     tokens_per_minute: int | None = Field(None, ge=1, description="Optional client-side token rate cap.")
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: object) -> object:
+        """YAML reads an unquoted ``2024-10-21`` as a date; Azure wants the text."""
+        return value.isoformat() if isinstance(value, datetime.date) else value
 
     @property
     def configured(self) -> bool:
