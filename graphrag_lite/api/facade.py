@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from graphrag_lite.config import Settings, load_settings
 from graphrag_lite.errors import ConfigError
-from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter
+from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, close_model
 from graphrag_lite.query.result import QueryResult
 from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
 from graphrag_lite.workflows.update import UpdateReport
@@ -87,8 +87,18 @@ class GraphRAG:
             self._loop_thread.start()
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
+    async def aclose(self) -> None:
+        """Close this event loop's HTTP connections and the cache files; models reopen on next use."""
+        chat = self._chats.pop(asyncio.get_running_loop(), None)
+        if chat is not None:
+            await close_model(chat)
+        if self._embedder is not None:
+            await close_model(self._embedder)
+
     def close(self) -> None:
+        """Close connections and caches, then stop the private loop of the sync methods."""
         if self._loop is not None:
+            self._run(self.aclose())
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._loop_thread is not None:
                 self._loop_thread.join(timeout=5)
@@ -99,6 +109,12 @@ class GraphRAG:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> GraphRAG:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     # -- indexing --------------------------------------------------------------------------------------
     async def aindex(

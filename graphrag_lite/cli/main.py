@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from graphrag_lite.errors import GraphRAGError, NotBuiltYetError
+from graphrag_lite.workflows.progress import not_in_summary
 
 app = typer.Typer(
     name="graphrag-lite",
@@ -55,6 +56,7 @@ def _logging(verbose: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING
     handler = logging.StreamHandler()
     handler.setLevel(level)
+    handler.addFilter(not_in_summary)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
 
 

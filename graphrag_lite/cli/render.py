@@ -42,7 +42,11 @@ def print_index_summary(report: Any) -> None:
         )
     skipped = [f for s in report.steps for f in s.stats.get("skipped_files", [])] if report.steps else []
     for item in skipped[:20]:
-        _err.print(f"[yellow]skipped input[/] {item['path']}: {item['reason']}")
+        advice = f" ({item['advice']})" if item.get("advice") else ""
+        _err.print(f"[yellow]skipped input[/] {item['path']}: {item['reason']}{advice}")
+    if len(skipped) > 20:
+        more = len(skipped) - 20
+        _err.print(f"[yellow]... and {more} more skipped input files[/], listed in {report.stats_path}")
     _err.print(f"Stats: {report.stats_path}")
 
 

@@ -46,6 +46,8 @@ class ExtractionResult:
     entities: list[RawEntity] = field(default_factory=list)
     relationships: list[RawRelationship] = field(default_factory=list)
     failed_units: list[tuple[str, str]] = field(default_factory=list)  # (text unit id, reason)
+    # Units that kept their first-pass records but lost a gleaning round: listed so a later run retries them.
+    partial_units: list[tuple[str, str]] = field(default_factory=list)  # (text unit id, reason)
     gleaning_calls: int = 0
     gleaned_records: int = 0  # records added by gleaning rounds
     gleaning_failures: int = 0  # gleaning calls that failed (the unit keeps its first-pass records)
@@ -63,6 +65,7 @@ class _UnitResult:
     gleaning_calls: int = 0
     gleaned_records: int = 0
     gleaning_failures: int = 0
+    gleaning_error: str | None = None
     rejected_records: int = 0
     format_retries: int = 0
     truncated: bool = False
@@ -178,6 +181,7 @@ async def _glean(
             reply = await _ask(chat, prompt)
         except LLMError as exc:
             out.gleaning_failures += 1
+            out.gleaning_error = f"gleaning call failed (first-pass records kept): {exc}"
             logger.warning("text unit %s: gleaning call failed, keeping earlier records: %s", unit.id, exc)
             return
         parsed = parse_records(reply, unit.id)
@@ -266,6 +270,8 @@ async def extract_graph(
     for unit, unit_result in zip(text_units, results, strict=True):
         if unit_result.failure is not None:
             out.failed_units.append((unit.id, unit_result.failure))
+        elif unit_result.gleaning_error is not None:
+            out.partial_units.append((unit.id, unit_result.gleaning_error))
         out.entities.extend(unit_result.entities)
         out.relationships.extend(unit_result.relationships)
         out.gleaning_calls += unit_result.gleaning_calls

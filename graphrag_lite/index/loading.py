@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import json
 import logging
@@ -44,6 +45,7 @@ _BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_DECLARED = {"utf-8"} | {name for _, name in _BOMS}  # encodings known for sure, not guessed
 _MD_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
 
 
@@ -109,6 +111,8 @@ def load_documents(settings: Settings) -> LoadResult:
             result.files_read += 1
         keyed.extend((rel, row.line, doc) for row, doc in zip(rows, _make_documents(rel, rows), strict=True))
     keyed.sort(key=lambda item: (item[0], item[1]))
+    for skipped in result.skipped:  # names that are not UTF-8 must still print and go into stats.json
+        skipped.path = printable_path(skipped.path)
     result.documents = [doc for _, _, doc in keyed]
     if not result.documents:
         raise InputError(_nothing_usable_message(root, result))
@@ -185,11 +189,30 @@ def _load_file(
 ) -> list[_Row]:
     """The rows of one file, or [] after recording why it was skipped."""
     try:
+        _check_name(rel)
         return _read_rows(path, rel, settings, result, seen)
     except _Skip as skip:
-        result.skipped.append(SkippedFile(rel, skip.reason, skip.advice, skip.kind))
-        logger.info("skipped %s: %s", rel, skip.reason)
+        shown = printable_path(rel)
+        result.skipped.append(SkippedFile(shown, skip.reason, skip.advice, skip.kind))
+        logger.info("skipped %s: %s", shown, skip.reason)
         return []
+
+
+def printable_path(rel: str) -> str:
+    """``rel`` with undecodable bytes of its name (kept by Python as surrogates) shown as U+FFFD."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _check_name(rel: str) -> None:
+    """A name that is not UTF-8 cannot become a document source (ids, tables and JSON need text)."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _Skip(
+            "bad file name",
+            "file name is not valid UTF-8",
+            "rename the file (or its folder) to a UTF-8 name",
+        ) from exc
 
 
 def _read_rows(
@@ -200,7 +223,15 @@ def _read_rows(
         raise _unsupported(ext, settings)
     try:
         info = path.stat()
-    except OSError as exc:  # a broken link or a file removed while walking
+    except OSError as exc:  # a broken link, a link loop, or a file removed while walking
+        if exc.errno == errno.ELOOP:
+            raise _Skip(
+                "symlink loop",
+                "symbolic link loop (the link leads back to itself): not followed",
+                "remove the link, or point it at a real file",
+            ) from exc
+        if path.is_symlink():
+            raise _Skip("broken link", "broken symbolic link", "fix or remove the link") from exc
         raise _Skip("unreadable", f"cannot be read: {exc.strerror or exc}", "fix or remove it") from exc
     if not stat.S_ISREG(info.st_mode):
         raise _Skip("not a file", "not a regular file (device, socket or pipe)", "remove it from the folder")
@@ -226,6 +257,13 @@ def _read_rows(
     except OSError as exc:
         raise _Skip("unreadable", f"cannot be read: {exc.strerror or exc}", "fix or remove it") from exc
     text, encoding = _decode_bytes(data, settings.input.encoding)
+    if not settings.input.encoding and encoding not in _DECLARED:
+        logger.warning(
+            "%s is not UTF-8: read as %s (a guess). If its text looks wrong, re-save it as UTF-8 or set "
+            "input.encoding.",
+            rel,
+            encoding,
+        )
     if not text.strip():
         raise _Skip("empty", "empty (no text)", "add text or remove the file")
     if ext == "csv":
@@ -334,7 +372,6 @@ def _guess_legacy(data: bytes) -> tuple[str, str]:
         pick = next((m for m in near if m.encoding == "cp1252"), near[0])
         text = str(pick)
         if _looks_like_text(text):
-            logger.info("not UTF-8; read as %s", pick.encoding)
             return text, pick.encoding
     raise _binary("not UTF-8 and no plausible text encoding")
 

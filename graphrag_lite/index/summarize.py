@@ -15,7 +15,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphrag_lite.config.prompts import fill, load_prompt
@@ -58,6 +58,7 @@ class SummaryStats:
     llm_calls: int = 0  # summary requests sent (fold rounds included)
     folded: int = 0  # items whose descriptions needed more than one round
     failed: int = 0  # items that kept their descriptions because the model failed
+    failed_items: list[tuple[str, str]] = field(default_factory=list)  # (item, reason), retried next run
     reused: int = 0  # items whose summary came from the memo (same descriptions as before)
 
 
@@ -249,6 +250,7 @@ async def summarize_descriptions(
                     item.apply(await summarizer.summarize(item, memo))
                 except LLMError as exc:
                     stats.failed += 1
+                    stats.failed_items.append((f"{item.kind} {item.name}", f"summary failed: {exc}"))
                     logger.warning(
                         "summary of %s '%s' failed, keeping its descriptions: %s", item.kind, item.name, exc
                     )
@@ -264,4 +266,5 @@ async def summarize_descriptions(
                 on_progress(done, total)
 
     await asyncio.gather(*(run(item) for item in items))
+    stats.failed_items.sort()  # completion order is not deterministic
     return stats

@@ -156,3 +156,17 @@ class Embedder(Protocol):
         ...
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+async def close_model(model: object) -> None:
+    """Close a model's HTTP connections for the running loop and its cache file, where it has them.
+
+    Models are protocols: a local embedder has nothing to close, an HTTP one has ``aclose``.
+    """
+    aclose = getattr(model, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    cache = getattr(model, "cache", None)
+    close = getattr(cache, "close", None)
+    if close is not None:
+        close()

@@ -22,7 +22,7 @@ import openai
 
 from graphrag_lite.config.settings import EmbeddingSettings, LLMSettings
 from graphrag_lite.errors import EmbeddingError
-from graphrag_lite.models.base import Embedder, Usage, UsageMeter
+from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model
 from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
 from graphrag_lite.models.openai_chat import (
     backoff_seconds,
@@ -351,3 +351,8 @@ class CachedEmbedder:
         if self.meter is not None and hits:
             self.meter.record(Usage(cache_hits=hits))
         return np.stack([found[key] for key in keys]).astype(np.float32)
+
+    async def aclose(self) -> None:
+        """Close the inner embedder's connections on this loop and the cache file."""
+        await close_model(self.inner)
+        self.cache.close()

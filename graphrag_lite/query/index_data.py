@@ -208,4 +208,11 @@ def _open_vectors(db_dir: Path, root: Path) -> VectorStore:
             f"The index is incomplete: its embeddings in {db_dir} are missing or were interrupted. Run "
             f"`graphrag-lite index --root {root}` again (it resumes and only redoes the embeddings)."
         )
-    return VectorStore(db_dir)
+    store = VectorStore(db_dir)
+    missing = [table for table in VECTOR_TABLES if not store.has_table(table)]
+    if missing:  # the embed step writes all three before its marker: something removed them since
+        raise IndexNotFoundError(
+            f"The index is damaged: vector table(s) {', '.join(missing)} are missing from {db_dir}. Delete "
+            f"that folder and run `graphrag-lite index --root {root}` (it redoes only the embeddings)."
+        )
+    return store

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from graphrag_lite.testing.server import (
+        ContentRule,
         FaultPlan,
         LogEntry,
         TestLLMServer,
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
         hashed_embedding,
     )
 
-__all__ = ["FaultPlan", "LogEntry", "TestLLMServer", "generic_reply", "hashed_embedding"]
+__all__ = ["ContentRule", "FaultPlan", "LogEntry", "TestLLMServer", "generic_reply", "hashed_embedding"]
 
 
 def __getattr__(name: str) -> Any:

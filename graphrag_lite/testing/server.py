@@ -3,7 +3,9 @@
 Built on the standard library only (``http.server`` in a background thread) so the test suite needs nothing
 else. Chat replies come from the reply modules in :mod:`graphrag_lite.testing.replies`; a request no module
 claims gets a deterministic echo. Faults (429, 500, timeouts, dropped connections, malformed or empty
-bodies) can be injected at random with a seed, or scripted exactly with :meth:`TestLLMServer.fail_next`.
+bodies) can be injected at random with a seed, scripted exactly with :meth:`TestLLMServer.fail_next`, or
+pinned to requests by their content with :meth:`TestLLMServer.fail_matching` (a chunk or a report that always
+fails). :meth:`TestLLMServer.reply_matching` scripts the reply to requests by their content.
 
     with TestLLMServer() as srv:
         client = openai.OpenAI(base_url=srv.base_url, api_key="x")
@@ -50,11 +52,16 @@ class FaultPlan:
     rate: float = 0.0
     kinds: tuple[str, ...] = FAULT_KINDS
     seed: int = 0
+    # At most this many random faults in a row for one request (same body); None = no bound. With a client
+    # that retries at least this often every request gets through, so only scripted faults fail for good.
+    max_repeats: int | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"Unknown fault kinds {sorted(unknown)}; use some of {FAULT_KINDS}.")
+        if self.max_repeats is not None and self.max_repeats < 0:
+            raise ValueError("max_repeats must be 0 or more (or None for no bound).")
 
     def decide(self, index: int) -> str | None:
         """The fault for the ``index``-th faultable request (0-based), or None; depends on nothing else."""
@@ -64,6 +71,22 @@ class FaultPlan:
         if rng.random() >= self.rate:
             return None
         return rng.choice(self.kinds)
+
+
+@dataclass(frozen=True)
+class ContentRule:
+    """Requests whose text (chat messages or embedding inputs) holds every string of ``contains``.
+
+    A fault rule serves ``action`` (a fault kind); a reply rule returns ``action`` as the reply text.
+    ``times`` bounds how often the rule fires (None: every time).
+    """
+
+    contains: tuple[str, ...]
+    action: str
+    times: int | None = None
+
+    def matches(self, text: str) -> bool:
+        return all(part in text for part in self.contains)
 
 
 @dataclass
@@ -119,6 +142,11 @@ def _content_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return "" if content is None else str(content)
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    """Identifies a request across retries: the same body gives the same fingerprint."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 def _stream_pieces(text: str) -> list[str]:
@@ -231,6 +259,8 @@ class TestLLMServer:
     ``delay_s`` is slept before every chat/embedding reply (concurrency tests); a "timeout" fault holds the
     request for ``timeout_s`` (set it above the client's timeout) and then hangs up. ``api_key`` makes the
     server answer 401 to any other key; ``models`` makes it answer 404 to other model names.
+    ``echo_key_in_errors`` puts the key a request carried into its error replies (401, 429, 500), as some
+    proxies do, so tests can check that the client redacts it.
     """
 
     __test__ = False  # not a pytest test class
@@ -247,8 +277,10 @@ class TestLLMServer:
         retry_after_ms: int = 10,
         api_key: str | None = None,
         models: Sequence[str] | None = None,
+        echo_key_in_errors: bool = False,
     ) -> None:
         self.host, self._port, self.dim = host, port, dim
+        self.echo_key_in_errors = echo_key_in_errors
         self.faults = faults or FaultPlan()
         self.delay_s, self.timeout_s, self.retry_after_ms = delay_s, timeout_s, retry_after_ms
         self.api_key = api_key
@@ -256,9 +288,14 @@ class TestLLMServer:
         self._lock = threading.Lock()
         self._log: list[LogEntry] = []
         self._scripted: collections.deque[str] = collections.deque()
+        self._fault_rules: list[ContentRule] = []
+        self._reply_rules: list[ContentRule] = []
+        self._fired: collections.Counter[ContentRule] = collections.Counter()
+        self._streaks: dict[str, int] = {}  # request fingerprint -> random faults in a row
         self._faultable = 0
         self._in_flight_now = self._connections_now = 0
         self.max_in_flight = self.max_connections = 0
+        self.total_connections = 0  # TCP connections accepted since start (or the last clear_log)
         self._stop = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -323,6 +360,7 @@ class TestLLMServer:
             self._log.clear()
             self.max_in_flight = self._in_flight_now
             self.max_connections = self._connections_now
+            self.total_connections = self._connections_now
 
     # -- faults ------------------------------------------------------------------------------------
     def fail_next(self, kind: str, n: int = 1) -> None:
@@ -332,19 +370,69 @@ class TestLLMServer:
         with self._lock:
             self._scripted.extend([kind] * n)
 
-    def _next_fault(self) -> str | None:
+    def fail_matching(self, *contains: str, kind: str = "500", times: int | None = None) -> ContentRule:
+        """Serve ``kind`` to every request whose text holds all of ``contains`` (``times`` bounds it).
+
+        Rules come after :meth:`fail_next` and before random faults: a chunk or a report that fails for good.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"Unknown fault kind {kind!r}; use one of {FAULT_KINDS}.")
+        if not contains:
+            raise ValueError("fail_matching needs at least one string to match.")
+        rule = ContentRule(tuple(contains), kind, times)
+        with self._lock:
+            self._fault_rules.append(rule)
+        return rule
+
+    def reply_matching(self, *contains: str, reply: str, times: int | None = None) -> ContentRule:
+        """Answer chat requests whose text holds all of ``contains`` with ``reply``, not a reply module."""
+        if not contains:
+            raise ValueError("reply_matching needs at least one string to match.")
+        rule = ContentRule(tuple(contains), reply, times)
+        with self._lock:
+            self._reply_rules.append(rule)
+        return rule
+
+    def clear_rules(self) -> None:
+        """Forget every fault and reply rule (random faults of the FaultPlan stay)."""
+        with self._lock:
+            self._fault_rules.clear()
+            self._reply_rules.clear()
+
+    def _fire(self, rules: list[ContentRule], text: str) -> str | None:
+        """The action of the first rule matching ``text`` that may still fire (call under the lock)."""
+        for rule in rules:
+            if rule.matches(text) and (rule.times is None or self._fired[rule] < rule.times):
+                self._fired[rule] += 1
+                return rule.action
+        return None
+
+    def _next_fault(self, text: str, fingerprint: str) -> str | None:
         with self._lock:
             if self._scripted:
                 return self._scripted.popleft()
+            ruled = self._fire(self._fault_rules, text)
+            if ruled is not None:
+                return ruled
             index = self._faultable
             self._faultable += 1
             plan = self.faults
-        return plan.decide(index)
+            fault = plan.decide(index)
+            streak = self._streaks.get(fingerprint, 0)
+            if fault is not None and plan.max_repeats is not None and streak >= plan.max_repeats:
+                fault = None
+            self._streaks[fingerprint] = streak + 1 if fault is not None else 0
+            return fault
+
+    def _scripted_reply(self, text: str) -> str | None:
+        with self._lock:
+            return self._fire(self._reply_rules, text)
 
     # -- accounting --------------------------------------------------------------------------------
     def _track_connection(self, delta: int) -> None:
         with self._lock:
             self._connections_now += delta
+            self.total_connections += max(delta, 0)
             self.max_connections = max(self.max_connections, self._connections_now)
 
     @contextlib.contextmanager
@@ -368,15 +456,20 @@ class TestLLMServer:
         return {"object": "list", "data": data}
 
     # -- shared request checks ---------------------------------------------------------------------
+    @staticmethod
+    def _sent_key(handler: _Handler) -> str:
+        sent = handler.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return sent or handler.headers.get("api-key", "")
+
+    def _key_note(self, handler: _Handler) -> str:
+        return f" (request key: {self._sent_key(handler)})" if self.echo_key_in_errors else ""
+
     def _reject(self, handler: _Handler, entry: LogEntry) -> bool:
         """Answer 401/404 for a wrong key or unknown model; True when the request was rejected."""
-        if self.api_key is not None:
-            sent = handler.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            sent = sent or handler.headers.get("api-key", "")
-            if sent != self.api_key:
-                entry.status, entry.error = 401, "bad api key"
-                handler.send_error_json(401, "Incorrect API key provided.")
-                return True
+        if self.api_key is not None and self._sent_key(handler) != self.api_key:
+            entry.status, entry.error = 401, "bad api key"
+            handler.send_error_json(401, "Incorrect API key provided." + self._key_note(handler))
+            return True
         if self.models is not None and entry.model not in self.models:
             entry.status, entry.error = 404, "unknown model"
             handler.send_error_json(404, f"The model `{entry.model}` does not exist.")
@@ -388,10 +481,12 @@ class TestLLMServer:
         retry = {"retry-after-ms": str(self.retry_after_ms)}
         if entry.fault == "429":
             entry.status = 429
-            handler.send_error_json(429, "Rate limit reached (injected by the test server).", retry)
+            note = self._key_note(handler)
+            handler.send_error_json(429, f"Rate limit reached (injected by the test server){note}.", retry)
         elif entry.fault == "500":
             entry.status = 500
-            handler.send_error_json(500, "Internal error (injected by the test server).", retry)
+            note = self._key_note(handler)
+            handler.send_error_json(500, f"Internal error (injected by the test server){note}.", retry)
         elif entry.fault == "timeout":
             self._stop.wait(self.timeout_s)
             handler.hang_up()
@@ -426,19 +521,23 @@ class TestLLMServer:
         self._record(entry)  # logged on arrival, completed in place
         if self._reject(handler, entry):
             return
-        entry.fault = self._next_fault()
+        extra: dict[str, object] = {k: body[k] for k in ("temperature", "max_tokens", "stream") if k in body}
+        request = ReplyRequest(messages=messages, model=model, json_mode=json_mode, extra=extra)
+        found = find_handler(request)
+        if found is not None:
+            entry.kind = found[0]  # also on faulted requests, so tests can tell what failed
+        entry.fault = self._next_fault(request.text, _fingerprint(body))
         self._pause()
         if self._apply_fault(handler, entry):
             return
-        extra: dict[str, object] = {k: body[k] for k in ("temperature", "max_tokens", "stream") if k in body}
-        request = ReplyRequest(messages=messages, model=model, json_mode=json_mode, extra=extra)
         try:
-            found = find_handler(request)
-            if found is None:
+            scripted = self._scripted_reply(request.text)
+            if scripted is not None:
+                text = scripted
+            elif found is None:
                 text = generic_reply(request)
             else:
-                entry.kind, reply_fn = found
-                text = reply_fn(request)
+                text = found[1](request)
         except Exception as exc:  # a broken reply module must show up in the test, not hang it
             log.exception("test server reply module failed")
             entry.status, entry.error = 500, f"{type(exc).__name__}: {exc}"
@@ -520,7 +619,7 @@ class TestLLMServer:
         self._record(entry)  # logged on arrival, completed in place
         if self._reject(handler, entry):
             return
-        entry.fault = self._next_fault()
+        entry.fault = self._next_fault("\n".join(inputs), _fingerprint(body))
         self._pause()
         if self._apply_fault(handler, entry):
             return
@@ -553,6 +652,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="Share of requests given a fault.")
     parser.add_argument("--fault-kinds", default=",".join(FAULT_KINDS), help="Comma-separated fault kinds.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the fault decisions.")
+    parser.add_argument(
+        "--max-repeats", type=int, default=None, help="At most this many random faults in a row per request."
+    )
     parser.add_argument("--delay", type=float, default=0.0, help="Seconds to wait before every reply.")
     args = parser.parse_args(argv)
     kinds = tuple(k.strip() for k in args.fault_kinds.split(",") if k.strip())
@@ -561,7 +663,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=args.port,
         dim=args.dim,
         delay_s=args.delay,
-        faults=FaultPlan(rate=args.fault_rate, kinds=kinds, seed=args.seed),
+        faults=FaultPlan(rate=args.fault_rate, kinds=kinds, seed=args.seed, max_repeats=args.max_repeats),
     )
     with server:
         print(f"Test LLM server on {server.base_url} (Ctrl-C to stop)", flush=True)

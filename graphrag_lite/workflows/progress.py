@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# A log record flagged with this attribute is repeated in the CLI's end-of-run summary, so the CLI's log
+# handler drops it (API users, who have no summary, still get the warning).
+SHOWN_IN_SUMMARY = "graphrag_lite_shown_in_summary"
+
+
+def not_in_summary(record: logging.LogRecord) -> bool:
+    """Log filter for the CLI: False for records its summary shows anyway."""
+    return not getattr(record, SHOWN_IN_SUMMARY, False)
+
 
 class ProgressSink(Protocol):
     def step_started(self, name: str, index: int, count: int) -> None: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ class WorkflowRunner:
         digest = hashlib.sha256()
         if root.is_dir():
             for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-                digest.update(str(path.relative_to(root)).encode())
+                digest.update(os.fsencode(path.relative_to(root)))  # names need not be UTF-8
                 try:
                     digest.update(_sha(path.read_bytes()).encode())
                 except OSError:

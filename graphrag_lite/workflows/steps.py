@@ -11,6 +11,7 @@ from typing import Any
 
 from graphrag_lite.errors import ConfigError, ExtractionError
 from graphrag_lite.models.tokens import get_tokenizer
+from graphrag_lite.workflows.progress import SHOWN_IN_SUMMARY
 from graphrag_lite.workflows.runner import StepContext, StepFunction
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,10 @@ async def load_documents(ctx: StepContext) -> Tables:
     from graphrag_lite.index.loading import load_documents as load
 
     result = load(ctx.settings)
-    for skipped in result.skipped:
-        logger.warning("skipped %s: %s", skipped.path, skipped.reason)
+    for skipped in result.skipped:  # the CLI lists them in its summary instead (SHOWN_IN_SUMMARY)
+        logger.warning("skipped %s: %s", skipped.path, skipped.reason, extra={SHOWN_IN_SUMMARY: True})
     # Skipped input files are listed, not retried: they need the user's fix, which changes the input hash.
-    ctx.stats["skipped_files"] = [{"path": s.path, "reason": s.reason} for s in result.skipped]
+    ctx.stats["skipped_files"] = [vars(s) for s in result.skipped]
     chunks = ctx.settings.chunks
     if ctx.settings.resolved_method == "fast":
         size, overlap = chunks.fast_size, chunks.fast_overlap
@@ -55,7 +56,7 @@ async def extract_graph(ctx: StepContext) -> Tables:
     result = await extract(
         text_units, ctx.chat, ctx.settings, ctx.settings.root, on_progress=ctx.on_progress(), memo=ctx.memo
     )
-    for unit_id, reason in result.failed_units:
+    for unit_id, reason in result.failed_units + result.partial_units:
         ctx.fail(unit_id, reason)
     if text_units and not result.entities:
         raise ExtractionError(
@@ -89,7 +90,9 @@ async def summarize_descriptions(ctx: StepContext) -> Tables:
         on_progress=ctx.on_progress(),
         memo=ctx.memo,
     )
-    ctx.stats["summaries"] = vars(stats) if hasattr(stats, "__dict__") else stats
+    for item, reason in stats.failed_items:
+        ctx.fail(item, reason)
+    ctx.stats["summaries"] = {k: v for k, v in vars(stats).items() if k != "failed_items"}
     compute_degrees(entities, relationships)
     link_text_units(text_units, entities, relationships)
     return {"entities": entities, "relationships": relationships, "text_units": text_units}
