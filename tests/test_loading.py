@@ -325,8 +325,9 @@ def test_identical_texts_do_not_collide(project: Path) -> None:
     assert len({d.content_hash for d in documents}) == 1
 
 
-def test_christmas_carol_loads_with_bom_stripped(project: Path) -> None:
+def test_christmas_carol_loads_with_bom_and_licence_frame_stripped(project: Path) -> None:
     shutil.copy(CAROL, project / "input" / CAROL.name)
     doc = _load(project).documents[0]
-    assert doc.text.startswith("The Project Gutenberg eBook of A Christmas Carol")
+    assert doc.text.startswith("Produced by Suzanne Shell")
+    assert "Project Gutenberg" not in doc.text and doc.text.rstrip().endswith("+")
     assert doc.metadata["encoding"] == "utf-8-sig" and "Scrooge" in doc.text

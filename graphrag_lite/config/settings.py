@@ -99,6 +99,11 @@ class InputSettings(_Section):
     )
     encoding: str | None = Field(None, description="Force an encoding; by default it is detected per file.")
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped with a message.")
+    strip_boilerplate: bool = Field(
+        True,
+        description="Index only the text between Project Gutenberg's START and END markers in .txt/.md files "
+        "(the licence frame is not content); the files stay untouched.",
+    )
 
 
 class ChunkSettings(_Section):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError, InputError
+from graphrag_lite.index.boilerplate import strip_gutenberg
 from graphrag_lite.store import ids
 from graphrag_lite.store.records import Document
 
@@ -272,10 +273,15 @@ def _read_rows(
         rows = _jsonl_rows(text, rel, settings, result)
     else:
         clean = normalize_text(text)
+        metadata: dict[str, str] = {}
+        if settings.input.strip_boilerplate:
+            clean, stripped = strip_gutenberg(clean)
+            if stripped:
+                metadata["boilerplate_removed"] = "project_gutenberg"
         if not clean.strip():
             raise _Skip("empty", "empty (no text)", "add text or remove the file")
         title = (_markdown_title(clean) if ext == "md" else None) or path.stem
-        rows = [_Row(0, clean, title, "", {})]
+        rows = [_Row(0, clean, title, "", metadata)]
     for row in rows:
         row.metadata["encoding"] = encoding
     return rows
