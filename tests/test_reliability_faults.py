@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import TEST_API_KEY
 from reliability_project import answered, make_project, read_stats, request_key
+from typer.testing import CliRunner
 
 from graphrag_lite.api.facade import GraphRAG
+from graphrag_lite.cli.main import app
 from graphrag_lite.store.tables import read_table
 from graphrag_lite.testing.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MARKER
 from graphrag_lite.testing.replies.reports import REPORT_MARKER
@@ -117,6 +119,11 @@ def test_failed_reports_are_listed_and_only_they_are_asked_again(
     assert all("empty reply 3 time(s)" in reason for reason in failed.values()), failed
     assert set(reports["status"]) == {"ok", "failed"}
     assert stats["steps"]["community_reports"]["retries"] >= 2 * len(failed)
+    shown = CliRunner().invoke(app, ["stats", "--root", str(root), "--json"])
+    assert (
+        json.loads(shown.stdout)["failures"]["community_reports"]
+        == stats["steps"]["community_reports"]["failures"]
+    )
 
     flaky_server.clear_rules()
     flaky_server.faults = FaultPlan()

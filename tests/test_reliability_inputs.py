@@ -129,6 +129,11 @@ def test_every_bad_input_is_skipped_with_its_reason_and_the_rest_is_indexed(
     assert not [s for s in by_source if s.startswith("sub/up/") or s in expected]
     assert "latin1.txt is not UTF-8: read as cp1252" in " ".join(stderr.split())
     assert len(read_table(root / "output", "community_reports")) > 0
+    # `stats` lists the skipped files too, with the same reasons as stats.json.
+    shown = json.loads(_cli(root, "stats", "--json").stdout)["skipped_files"]
+    assert {s["path"]: s["reason"] for s in shown} == skipped
+    assert all(s["advice"] for s in shown)
+    assert "skipped input files" in _cli(root, "stats").stdout
 
 
 def _write_latin1_named_file(input_dir: Path) -> None:

@@ -191,6 +191,9 @@ def print_stats(root: Path, *, as_json: bool = False) -> None:
     summary["workflow"] = stats.get("workflow")
     if "last_update" in stats:
         summary["last_update"] = stats["last_update"]
+    steps = stats.get("steps", {})
+    summary["failures"] = {name: step["failures"] for name, step in steps.items() if step.get("failures")}
+    summary["skipped_files"] = steps.get("load_documents", {}).get("stats", {}).get("skipped_files", [])
     if as_json:
         _out.print(json.dumps(summary, indent=2))
         return
@@ -218,4 +221,24 @@ def print_stats(root: Path, *, as_json: bool = False) -> None:
             f"documents {docs}; {update['llm_calls']:,} LLM calls (full re-index: about "
             f"{update['full_index_llm_requests']:,} requests)",
         )
+    _add_problem_rows(table, summary, settings.root)
     _out.print(table)
+
+
+def _add_problem_rows(table: Table, summary: dict[str, Any], root: Path) -> None:
+    """Items that failed after retries and input files that were skipped, with what to do."""
+    failures = summary["failures"]
+    if failures:
+        count = sum(len(items) for items in failures.values())
+        per_step = ", ".join(f"{name} {len(items)}" for name, items in failures.items())
+        first = next(iter(failures.values()))[0]
+        table.add_row(
+            "failed items",
+            f"{count} ({per_step}); e.g. {first['item']}: {first['reason'][:160]}. Run `graphrag-lite index "
+            f"--root {root}` to retry only them.",
+        )
+    skipped = summary["skipped_files"]
+    if skipped:
+        shown = "; ".join(f"{item['path']} ({item['reason']})" for item in skipped[:5])
+        more = f"; and {len(skipped) - 5} more (stats.json)" if len(skipped) > 5 else ""
+        table.add_row("skipped input files", f"{len(skipped)}: {shown}{more}")
