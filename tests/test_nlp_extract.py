@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 from pathlib import Path
 
@@ -11,11 +12,12 @@ import pytest
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError
 from graphrag_lite.index.chunking import chunk_documents
-from graphrag_lite.index.nlp_extract import NLPResult, extract_graph_nlp
+from graphrag_lite.index.nlp_extract import NLPResult, extract_graph_nlp, npmi_weight
 from graphrag_lite.index.nlp_model import INSTALL_HINT, load_spacy
+from graphrag_lite.index.prune import prune_graph
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.store.ids import entity_id, normalize_title, relationship_id
-from graphrag_lite.store.records import Document, Entity, TextUnit
+from graphrag_lite.store.records import Document, Entity, Relationship, TextUnit
 
 EXCERPT = Path(__file__).parent / "data" / "carol_excerpt.txt"
 
@@ -86,19 +88,62 @@ def test_possessives_dates_and_numbers_are_not_names(carol: tuple[list[TextUnit]
     )
 
 
+def _shared_windows(rel: Relationship) -> int:
+    found = re.search(r" (\d+) times? across ", rel.description)
+    assert found, rel.description
+    return int(found.group(1))
+
+
 def test_co_occurrence_edges_with_evidence(carol: tuple[list[TextUnit], NLPResult]) -> None:
     units, result = carol
     relationships = {r.id: r for r in result.relationships}
     marley = relationships[relationship_id("Ebenezer Scrooge", "Jacob Marley")]
     bob = relationships[relationship_id("Ebenezer Scrooge", "Bob Cratchit")]
-    assert marley.weight >= 5 and bob.weight >= 1
+    assert _shared_windows(marley) >= 5 and _shared_windows(bob) >= 1
     assert (marley.source, marley.target) == ("Ebenezer Scrooge", "Jacob Marley")
     evidence = marley.description.split("Evidence:", 1)[1]
     assert "Scrooge" in evidence and "Marley" in evidence
     unit_ids = {u.id for u in units}
     for rel in result.relationships:
         assert normalize_title(rel.source) < normalize_title(rel.target)
-        assert rel.weight >= 1 and set(rel.text_unit_ids) <= unit_ids and rel.text_unit_ids
+        assert 0 < rel.weight <= _shared_windows(rel), rel.description  # count x (1 + NPMI) / 2
+        assert set(rel.text_unit_ids) <= unit_ids and rel.text_unit_ids
+    # Scrooge is in most sentences, so even his most frequent pair scores below its raw count
+    assert marley.weight < _shared_windows(marley)
+
+
+def _units(texts: list[str]) -> list[TextUnit]:
+    return [
+        TextUnit(id=f"t{i}", document_id="d", chunk_index=i, text=t, n_tokens=20) for i, t in enumerate(texts)
+    ]
+
+
+HUB_TEXTS = [
+    "Scrooge thanked Fred. Scrooge scolded Bob Cratchit. Scrooge visited Belle in London.",
+    "Scrooge frowned at Topper. Scrooge walked home alone. Scrooge feared Marley.",
+    "Fezziwig danced with Dick Wilkins. The fiddler played all night.",
+]
+
+
+def test_a_hub_weighs_less_per_shared_sentence_than_a_pair_seen_only_together() -> None:
+    result = extract_graph_nlp(_units(HUB_TEXTS), Settings())
+    edges = {(r.source, r.target): r for r in result.relationships}
+    hub, pair = edges[("Fred", "Scrooge")], edges[("Dick Wilkins", "Fezziwig")]
+    assert _shared_windows(hub) == _shared_windows(pair) == 1  # the count text stays the raw count
+    assert pair.weight == 1.0  # only ever mentioned together: NPMI = 1
+    # NPMI from its definition: Scrooge in 6 sentences, Fred in 1, both in 1, of all sentences
+    n = result.stats["sentences"]
+    npmi = math.log((1 / n) / ((6 / n) * (1 / n))) / -math.log(1 / n)
+    assert hub.weight == pytest.approx((1 + npmi) / 2, abs=1e-6) and hub.weight < 0.6
+    with_hub = [r.weight for r in result.relationships if "Scrooge" in (r.source, r.target)]
+    without = [r.weight for r in result.relationships if "Scrooge" not in (r.source, r.target)]
+    assert max(with_hub) < min(without)
+
+    counting = Settings()
+    counting.nlp.edge_weighting = "count"
+    raw = extract_graph_nlp(_units(HUB_TEXTS), counting)
+    assert {r.weight for r in raw.relationships} == {1.0}
+    assert [r.description for r in raw.relationships if r.source == "Fred"] == [hub.description]
 
 
 def test_descriptions_frequency_and_text_unit_links(carol: tuple[list[TextUnit], NLPResult]) -> None:
@@ -125,6 +170,36 @@ def test_same_input_gives_the_same_graph(carol: tuple[list[TextUnit], NLPResult]
     assert [(r.id, r.weight, r.description) for r in again.relationships] == [
         (r.id, r.weight, r.description) for r in first.relationships
     ]
+
+
+def test_default_pruning_cuts_mostly_the_heros_chance_edges(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    relationships = carol[1].relationships
+    pruned = prune_graph(carol[1].entities, relationships, Settings())
+    assert pruned.stats["dropped_edges_low_weight"] > 0.25 * len(relationships)
+    kept = {r.id for r in pruned.relationships}
+    for a, b in [
+        ("Ebenezer Scrooge", "Jacob Marley"),
+        ("Bob Cratchit", "Tiny Tim"),
+        ("Bob Cratchit", "Mrs. Cratchit"),
+    ]:
+        assert relationship_id(a, b) in kept, (a, b)
+    # of the pairs seen together once (between surviving entities), Scrooge's are the chance ones
+    alive = {e.title for e in pruned.entities}
+    once = [r for r in relationships if _shared_windows(r) == 1 and {r.source, r.target} <= alive]
+    heros = [r for r in once if "Ebenezer Scrooge" in (r.source, r.target)]
+    others = [r for r in once if "Ebenezer Scrooge" not in (r.source, r.target)]
+
+    def kept_share(rels: list[Relationship]) -> float:
+        return sum(1 for r in rels if r.id in kept) / len(rels)
+
+    assert len(heros) >= 20 and kept_share(heros) < 0.5 * kept_share(others)
+
+
+def test_npmi_weight_scales_the_count_by_association() -> None:
+    assert npmi_weight(3, 3, 3, 100) == 3.0  # only ever together: the full count
+    assert npmi_weight(2, 20, 10, 100) == 1.0  # together as often as chance predicts: half the count
+    assert 0 < npmi_weight(1, 99, 99, 100) < 0.5  # less often than chance, yet never 0
+    assert npmi_weight(4, 4, 4, 4) == 4.0  # every window holds both (p = 1: no log to divide by)
 
 
 def test_noun_phrase_cap_and_window_settings(carol: tuple[list[TextUnit], NLPResult]) -> None:

@@ -74,14 +74,42 @@ def test_rare_concepts_go_but_rare_names_stay() -> None:
 def test_edges_below_the_weight_percentile_are_dropped_ties_kept() -> None:
     names = ["A", "B", "C", "D", "E", "F"]
     entities = [entity(n, "organization", 3) for n in names]
-    relationships = [edge("A", n, w) for n, w in zip(names[1:], [1, 2, 3, 4, 5], strict=True)]
+    # three strong pairs linked by two weaker edges, neither of them the strongest edge of its ends
+    pairs = [("A", "B", 5), ("C", "D", 4), ("E", "F", 3), ("A", "C", 2), ("D", "E", 1)]
+    relationships = [edge(a, b, w) for a, b, w in pairs]
     assert edge_weight_threshold(relationships, 40) == 2.6  # linear interpolation over 1..5
     result = prune_graph(entities, relationships, settings(edge_percentile=40))
     assert sorted(r.weight for r in result.relationships) == [3, 4, 5]
     assert result.stats["dropped_edges_low_weight"] == 2 and result.stats["edge_weight_threshold"] == 2.6
-    ties = [edge("A", n, 1) for n in names[1:]]
-    assert len(prune_graph(entities, ties, settings(edge_percentile=40)).relationships) == 5
     assert prune_graph(entities, relationships, settings(edge_percentile=100)).relationships[0].weight == 5
+    # four weight-1 edges between nodes that all have a weight-3 edge: the 40th and 60th percentiles
+    # are 1, and ties at the threshold are kept; at the 70th (2.0) they go
+    ties = [edge(a, b, w) for a, b, w in [("A", "B", 3), ("C", "D", 3)]]
+    ties += [edge(a, b, 1) for a, b in [("A", "C"), ("A", "D"), ("B", "C"), ("B", "D")]]
+    assert len(prune_graph(entities, ties, settings(edge_percentile=40)).relationships) == 6
+    assert len(prune_graph(entities, ties, settings(edge_percentile=60)).relationships) == 6
+    assert len(prune_graph(entities, ties, settings(edge_percentile=70)).relationships) == 2
+
+
+def test_weight_cut_keeps_each_nodes_strongest_edge() -> None:
+    """A rare name seen only beside the hero keeps that one weak edge; a weak edge nobody needs goes."""
+    names = ["Scrooge", "Ghost", "Marley", "Belle", "Topper"]
+    entities = [entity(n, "person", 1) for n in names]
+    pairs = [
+        ("Scrooge", "Ghost", 5.0),
+        ("Ghost", "Marley", 4.0),
+        ("Scrooge", "Marley", 3.0),
+        ("Scrooge", "Belle", 0.5),  # Belle's only edge
+        ("Scrooge", "Topper", 0.6),  # Topper's strongest edge
+        ("Belle", "Topper", 0.2),  # below the threshold and neither end's strongest
+    ]
+    result = prune_graph(entities, [edge(a, b, w) for a, b, w in pairs], settings(edge_percentile=40))
+    assert result.stats["edge_weight_threshold"] == 0.6
+    kept = {(r.source, r.target): r.weight for r in result.relationships}
+    assert ("Belle", "Scrooge") in kept and ("Belle", "Topper") not in kept and len(kept) == 5
+    assert result.stats["dropped_edges_low_weight"] == 1
+    assert result.stats["kept_edges_below_threshold_strongest_of_a_node"] == 1
+    assert titles(result.entities) == set(names)
 
 
 def test_min_degree_is_a_core_and_recurring_persons_are_protected() -> None:
@@ -130,5 +158,6 @@ def test_records_are_copied_and_text_units_relinked() -> None:
 def test_defaults_are_documented_values() -> None:
     nlp = Settings().nlp
     assert (nlp.min_frequency, nlp.edge_percentile, nlp.min_degree) == (2, 40.0, 1)
+    assert nlp.edge_weighting == "npmi"
     empty = prune_graph([], [], Settings())
     assert empty.entities == [] and empty.relationships == [] and empty.stats["edge_weight_threshold"] == 0.0

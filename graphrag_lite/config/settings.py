@@ -145,7 +145,11 @@ class NLPSettings(_Section):
     min_frequency: int = Field(2, ge=1, description="Drop noun-phrase nodes seen fewer times than this.")
     min_degree: int = Field(1, ge=0, description="Drop nodes with fewer edges than this after pruning.")
     edge_percentile: float = Field(
-        40.0, ge=0, le=100, description="Drop edges whose weight is below this percentile of all weights."
+        40.0,
+        ge=0,
+        le=100,
+        description="Drop edges whose weight is below this percentile of all weights (ties kept; every "
+        "node keeps its strongest edge).",
     )
     max_noun_phrases_per_unit: int = Field(
         12, ge=0, description="Salient noun phrases kept per text unit (named entities are always kept)."
@@ -158,7 +162,12 @@ class NLPSettings(_Section):
         ge=0,
         le=5,
         description="Two entities are related when mentioned in the same sentence (0) or within "
-        "this many following sentences of the same text unit; edge weight = windows shared.",
+        "this many following sentences of the same text unit.",
+    )
+    edge_weighting: Literal["npmi", "count"] = Field(
+        "npmi",
+        description="Edge weight: npmi = windows shared x (1 + NPMI) / 2, so an entity mentioned everywhere "
+        "weighs less per shared window than a pair seen only together; count = windows shared.",
     )
     batch_size: int = Field(64, ge=1, description="Texts per spaCy nlp.pipe batch.")
     n_process: int = Field(1, ge=1, le=8, description="spaCy worker processes.")

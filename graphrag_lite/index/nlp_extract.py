@@ -26,10 +26,29 @@ Title of a merged entity = the most frequent of its longest forms (the full name
 every other form is kept in ``aliases``. Every decision is listed in ``stats["alias_decisions"]``.
 
 Edges: two entities mentioned in the same sentence (or within ``nlp.cooccurrence_window`` following
-sentences) of a text unit. ``weight`` = the number of such sentence windows; ``description`` = a template
-plus the most focused evidence sentence (both names in one sentence, fewest other entities). Entity
-``description`` = up to three informative sentences that mention it (length 6-45 words, most other entities,
-one per text unit, earliest first); ``frequency`` = distinct text units. The output order is deterministic.
+sentences) of a text unit. A *window* is a sentence plus those following ones; every sentence starts one.
+``description`` = a template with the number n of windows the two share plus the most focused evidence
+sentence (both names in one sentence, fewest other entities).
+
+``weight`` (``nlp.edge_weighting``): with ``count`` it is n. Raw counts favour hubs: the protagonist shares a
+window with nearly every entity, so most of his edges count 1 like every other pair seen once, and his
+frequent pairs outweigh everything, which pulls most of the graph into his community. With ``npmi`` (the
+default) the count is scaled by how much more often the two meet than chance, measured over the same
+windows (N windows in all text units, n_a of them naming a, n_ab = n naming both)::
+
+    NPMI = ln(p_ab / (p_a p_b)) / -ln(p_ab)        p_x = n_x / N, in (-1, 1]; 1 when p_ab = 1
+    weight = n x (1 + NPMI) / 2                      rounded to 6 decimals
+
+So a pair that only ever meets keeps weight n, a pair meeting as often as chance predicts gets n / 2 (a
+hub is mentioned so often that meeting it once is about chance), a pair meeting less often gets less, and
+no weight reaches 0 (the pair did co-occur). On A Christmas Carol Scrooge's single co-occurrences weigh
+0.42-0.61, while a pair of names mentioned only together weighs 1.
+Why this form: plain (N)PMI ignores the evidence - two names seen once, together, score the maximum - and
+plain PMI is unbounded and favours rare pairs; the product keeps the count as the evidence and the
+association as a factor in (0, 1], so weights stay comparable to counts (weight <= n) for the pruning
+percentile, community detection and ranking. Entity ``description`` = up to three informative sentences
+that mention it (length 6-45 words, most other entities, one per text unit, earliest first);
+``frequency`` = distinct text units. The output order is deterministic.
 """
 
 from __future__ import annotations
@@ -42,7 +61,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graphrag_lite.config.settings import Settings
+from graphrag_lite.config.settings import NLPSettings, Settings
 from graphrag_lite.index.linking import link_text_units
 from graphrag_lite.index.nlp_model import lemmatize, load_spacy, pipeline_name
 from graphrag_lite.store.ids import entity_id, normalize_title, relationship_id
@@ -498,35 +517,57 @@ def _pick_description(rows: list[tuple[int, int]], units: list[list[_Sentence]],
 Pair = tuple[str, str]
 
 
-def _cooccurrences(
-    units: list[list[_Sentence]], window: int
-) -> tuple[Counter[Pair], dict[Pair, list[int]], dict[Pair, str]]:
-    """Per pair of entity keys: sentence windows shared, text units (in order) and the best evidence text.
+@dataclass
+class _Cooccurrences:
+    """Sentence-window counts over all text units: the edges and what their weights are made of."""
+
+    windows: int = 0  # N: sentence windows in all text units
+    mentions: Counter[str] = field(default_factory=Counter)  # node -> windows naming it
+    counts: Counter[Pair] = field(default_factory=Counter)  # pair -> windows naming both
+    units: dict[Pair, list[int]] = field(default_factory=dict)  # pair -> text units, in order
+    evidence: dict[Pair, str] = field(default_factory=dict)
+
+
+def _cooccurrences(units: list[list[_Sentence]], window: int, node_of: dict[str, str]) -> _Cooccurrences:
+    """Windows per node and per pair of nodes (``node_of`` maps entity keys to nodes), with evidence.
 
     Best evidence = both in one sentence before across sentences, then fewest entities in the window, then
     the earliest."""
-    counts: Counter[Pair] = Counter()
-    pair_units: dict[Pair, list[int]] = {}
+    found = _Cooccurrences()
     best: dict[Pair, tuple[int, int, int, int]] = {}
     for u, sentences in enumerate(units):
         for i, sentence in enumerate(sentences):
-            keys = sorted(set().union(*(s.keys for s in sentences[i : i + window + 1])))
-            for a_index, a in enumerate(keys):
-                for b in keys[a_index + 1 :]:
+            nodes = sorted({node_of[k] for s in sentences[i : i + window + 1] for k in s.keys})
+            here = {node_of[k] for k in sentence.keys}
+            found.windows += 1
+            found.mentions.update(nodes)
+            for a_index, a in enumerate(nodes):
+                for b in nodes[a_index + 1 :]:
                     pair = (a, b)
-                    counts[pair] += 1
-                    seen = pair_units.setdefault(pair, [])
+                    found.counts[pair] += 1
+                    seen = found.units.setdefault(pair, [])
                     if not seen or seen[-1] != u:
                         seen.append(u)
-                    together = a in sentence.keys and b in sentence.keys
-                    candidate = (0 if together else 1, len(keys), u, i)
+                    candidate = (0 if a in here and b in here else 1, len(nodes), u, i)
                     if pair not in best or candidate < best[pair]:
                         best[pair] = candidate
-    evidence: dict[Pair, str] = {}
     for pair, (apart, _, u, i) in best.items():
         span = units[u][i : i + (window + 1 if apart else 1)]
-        evidence[pair] = " ".join(s.text for s in span)
-    return counts, pair_units, evidence
+        found.evidence[pair] = " ".join(s.text for s in span)
+    return found
+
+
+def npmi_weight(together: int, mentions_a: int, mentions_b: int, windows: int) -> float:
+    """``together`` x (1 + NPMI) / 2 for a pair sharing ``together`` of ``windows`` windows (module notes).
+
+    ``mentions_a`` / ``mentions_b``: windows naming each node. In (0, together]; rounded to 6 decimals so
+    the value, and the ordering and pruning built on it, is the same on every run."""
+    if together >= windows:
+        npmi = 1.0
+    else:
+        pmi = math.log(together * windows / (mentions_a * mentions_b))
+        npmi = max(-1.0, min(1.0, pmi / math.log(windows / together)))
+    return max(round(together * (1.0 + npmi) / 2.0, 6), 1e-6)
 
 
 def extract_graph_nlp(
@@ -576,7 +617,7 @@ def extract_graph_nlp(
 
     titles = {key: choose_title(group) for key, group in groups.items()}
     entities = _entities(units, text_units, groups, titles)
-    relationships = _relationships(units, text_units, titles, options.cooccurrence_window)
+    relationships = _relationships(units, text_units, titles, options)
     link_text_units(text_units, entities, relationships)
 
     words = sum(len(text.split()) for _, text, _ in todo)
@@ -644,33 +685,38 @@ def _entities(
 
 
 def _relationships(
-    units: list[list[_Sentence]], text_units: list[TextUnit], titles: dict[str, str], window: int
+    units: list[list[_Sentence]], text_units: list[TextUnit], titles: dict[str, str], options: NLPSettings
 ) -> list[Relationship]:
-    counts, pair_units, evidence = _cooccurrences(units, window)
-    by_id: dict[str, Relationship] = {}
-    for (a, b), count in counts.items():
-        source, target = sorted((titles[a], titles[b]), key=lambda t: (normalize_title(t), t))
-        if normalize_title(source) == normalize_title(target):
-            continue
-        unit_ids = [text_units[u].id for u in pair_units[(a, b)]]
-        where = "sentence" if window == 0 else f"window of {window + 1} sentences"
+    """One edge per pair of entities sharing a window; entity keys whose titles normalise alike are one node
+    (as in :func:`_entities`), so a window is counted once per pair."""
+    node_of = {key: normalize_title(title) for key, title in titles.items()}
+    node_title: dict[str, str] = {}
+    for key in sorted(titles):
+        node_title.setdefault(node_of[key], titles[key])
+    window = options.cooccurrence_window
+    where = "sentence" if window == 0 else f"window of {window + 1} sentences"
+    found = _cooccurrences(units, window, node_of)
+    relationships: list[Relationship] = []
+    for (a, b), count in found.counts.items():
+        source, target = sorted((node_title[a], node_title[b]), key=lambda t: (normalize_title(t), t))
+        unit_ids = [text_units[u].id for u in found.units[(a, b)]]
         description = (
             f"{source} and {target} are mentioned in the same {where} {count} time"
             f"{'s' if count != 1 else ''} across {len(unit_ids)} text unit"
-            f'{"s" if len(unit_ids) != 1 else ""}. Evidence: "{evidence[(a, b)]}"'
+            f'{"s" if len(unit_ids) != 1 else ""}. Evidence: "{found.evidence[(a, b)]}"'
         )
-        rel = Relationship(
-            id=relationship_id(source, target),
-            source=source,
-            target=target,
-            description=description,
-            weight=float(count),
-            text_unit_ids=unit_ids,
+        if options.edge_weighting == "npmi":
+            weight = npmi_weight(count, found.mentions[a], found.mentions[b], found.windows)
+        else:
+            weight = float(count)
+        relationships.append(
+            Relationship(
+                id=relationship_id(source, target),
+                source=source,
+                target=target,
+                description=description,
+                weight=weight,
+                text_unit_ids=unit_ids,
+            )
         )
-        if rel.id in by_id:
-            kept = by_id[rel.id]
-            kept.weight += rel.weight
-            kept.text_unit_ids = list(dict.fromkeys(kept.text_unit_ids + rel.text_unit_ids))
-            continue
-        by_id[rel.id] = rel
-    return sorted(by_id.values(), key=lambda r: (-r.weight, r.source.casefold(), r.target.casefold(), r.id))
+    return sorted(relationships, key=lambda r: (-r.weight, r.source.casefold(), r.target.casefold(), r.id))

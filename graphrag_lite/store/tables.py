@@ -108,7 +108,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             _col("source", pa.string(), "Title of one endpoint (source < target, the edge is undirected)."),
             _col("target", pa.string(), "Title of the other endpoint."),
             _col("description", pa.string(), "Merged description of how the two are related."),
-            _col("weight", pa.float64(), "Strength: sum of extraction weights or co-occurrence counts."),
+            _col(
+                "weight",
+                pa.float64(),
+                "Strength: sum of extraction weights, or (fast method) co-occurrences scaled by association.",
+            ),
             _col("text_unit_ids", _IDS, "Text units the relationship was extracted from."),
             _col("combined_degree", pa.int64(), "degree(source) + degree(target); ranks edges in contexts."),
         ]
