@@ -12,6 +12,7 @@ from query_fixtures import carol_data, carol_embedder, offline_settings, open_ch
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.answer import collect
 from graphrag_lite.query.extractive import EXTRACTIVE_LABEL
+from graphrag_lite.query.global_extractive import community_weight
 from graphrag_lite.query.global_search import NOT_FOUND, global_search, global_search_stream
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.testing import TestLLMServer
@@ -97,6 +98,29 @@ async def test_extractive_global_quotes_report_findings(data: IndexData, embedde
     assert "theme of the story" in first_quote and "[Data: Reports (" in first_quote
     assert result.citations and all(c.report_id for c in result.citations)
     assert set(result.context.reports) <= {r.id for r in data.reports if r.level == 0}
+
+
+async def test_extractive_global_is_an_overview_one_finding_per_community(
+    data: IndexData, embedder: Embedder
+) -> None:
+    settings = offline_settings(data.root or Path("."))
+    result = await global_search(THEMES, data, None, embedder, settings)
+    quotes = [line for line in result.answer.splitlines() if line.startswith("- ")]
+    cited = [re.findall(r"Reports \((\d+)\)", line) for line in quotes]
+    assert len(quotes) >= 2 and all(len(c) == 1 for c in cited)
+    assert len({c[0] for c in cited}) == len(quotes), "one finding per community report"
+    titles = {r.title for r in data.reports if r.level == 0}
+    assert all(any(q.startswith(f"- {t}: ") for t in titles) for q in quotes), quotes
+    assert len(result.context.reports) == len(quotes)
+
+
+def test_community_weight_is_the_share_of_the_largest(data: IndexData) -> None:
+    reports = [r for r in data.reports if r.level == 0]
+    weight = community_weight(reports, data)
+    sizes = {r.id: data.community_by_id[r.community_id].size for r in reports}
+    largest = max(sizes, key=lambda rid: sizes[rid])
+    assert weight[largest] == 1.0
+    assert all(weight[rid] == pytest.approx(sizes[rid] / sizes[largest]) for rid in sizes)
 
 
 async def test_global_stream_joins_to_answer(

@@ -100,13 +100,14 @@ def named_entities(data: IndexData, text: str) -> set[str]:
 
 
 def report_entities(data: IndexData, reports: Sequence[CommunityReport]) -> list[str]:
-    """The entities of the reports' communities: report by report, most connected first in each."""
+    """The entities of the reports' communities: report by report, named entities before noun-phrase
+    concepts ("What is the role of robe?" is a poor follow-up), most connected first in each."""
     out: list[str] = []
     for report in reports:
         community = data.community_by_id.get(report.community_id)
         if community is None:
             continue
         members = [data.entity_by_id[e] for e in community.entity_ids if e in data.entity_by_id]
-        members.sort(key=lambda e: (-e.degree, e.title))
+        members.sort(key=lambda e: (e.type == "concept", -e.degree, e.title))
         out.extend(e.id for e in members if e.id not in out)
     return out
