@@ -165,6 +165,30 @@ def test_failed_summaries_and_gleanings_are_listed_and_retried(
     assert not sent & {request_key(e) for e in first if answered(e)}
 
 
+def test_unusable_replies_are_not_served_again_from_the_cache(
+    llm_server: TestLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Well-formed replies that cannot be used (no records; not JSON) fail their item and leave the cache,
+    so the next `index` asks the server again instead of failing on the same cached reply."""
+    root = make_project(tmp_path / "proj", llm_server)
+    llm_server.reply_matching(EXTRACT_MARKER, PINNED_PHRASE, reply="I cannot help with that.")
+    llm_server.reply_matching(REPORT_MARKER, HAMLET_ROW, reply="Here is a report, but not in JSON.")
+    _index(root, monkeypatch)
+    stats = read_stats(root)
+    assert any("unparseable extraction reply" in r for r in _failed(stats, "extract_graph").values())
+    assert any("unusable report reply" in r for r in _failed(stats, "community_reports").values())
+
+    llm_server.clear_rules()
+    llm_server.clear_log()
+    _index(root, monkeypatch)
+    asked = [e for e in llm_server.log if e.status == 200]
+    assert any(_is(e, EXTRACT_MARKER) and PINNED_PHRASE in str(e.messages) for e in asked)
+    assert any(_is(e, REPORT_MARKER) and HAMLET_ROW in str(e.messages) for e in asked)
+    stats = read_stats(root)
+    assert all(not step["failures"] for step in stats["steps"].values())
+    assert set(read_table(root / "output", "community_reports")["status"]) == {"ok"}
+
+
 def _post(server: TestLLMServer, content: str) -> tuple[int, str]:
     body = json.dumps({"model": "test-model", "messages": [{"role": "user", "content": content}]}).encode()
     request = urllib.request.Request(

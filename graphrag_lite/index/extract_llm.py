@@ -23,7 +23,7 @@ from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
 from graphrag_lite.index.record_parser import ParsedRecords, RawEntity, RawRelationship, parse_records
-from graphrag_lite.models.base import ChatModel, item_usage
+from graphrag_lite.models.base import ChatModel, forget_replies, item_usage
 from graphrag_lite.store.ids import normalize_title
 from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import TextUnit
@@ -162,6 +162,7 @@ async def _first_pass(unit: TextUnit, chat: ChatModel, prompts: _Prompts, out: _
         out.format_retries += int(attempt == 0)
     preview = " ".join(reply.split())[:160]
     out.failure = f"unparseable extraction reply (no records, no end marker): {preview!r}"
+    await forget_replies(chat, [[{"role": "user", "content": p}] for p in (first, first + FORMAT_REMINDER)])
     return parsed
 
 

@@ -27,7 +27,7 @@ from graphrag_lite.errors import LLMError
 from graphrag_lite.index.json_reply import JSONReplyError, ReportFields, coerce_report, parse_json_reply
 from graphrag_lite.index.report_context import ReportContext, build_report_context
 from graphrag_lite.index.report_reuse import report_from_memo, report_to_memo
-from graphrag_lite.models.base import ChatModel, Message, item_usage
+from graphrag_lite.models.base import ChatModel, Message, forget_replies, item_usage
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.store.ids import report_id
 from graphrag_lite.store.memo import ItemMemo, memo_key
@@ -171,6 +171,7 @@ async def _ask_report(
 ) -> tuple[CommunityReport, str | None]:
     settings = inputs.settings
     messages: list[Message] = [{"role": "user", "content": prompt}]
+    unusable: list[list[Message]] = []  # requests answered with replies that could not be used
     reason = ""
     for attempt in range(2):
         try:
@@ -183,7 +184,9 @@ async def _ask_report(
         except JSONReplyError as exc:
             reason = f"unusable report reply ({'after the JSON reminder' if attempt else 'first try'}): {exc}"
             logger.info("community %s: %s", community.id, reason)
+            unusable.append(messages)
             messages = [*messages[:1], {"role": "user", "content": JSON_REMINDER}]
+    await forget_replies(chat, unusable, json_mode=settings.llm.json_mode)
     logger.warning("community %s: report failed: %s", community.id, reason)
     return failed_report(community, inputs.entities, reason, context.source), reason
 

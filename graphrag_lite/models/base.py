@@ -170,3 +170,16 @@ async def close_model(model: object) -> None:
     close = getattr(cache, "close", None)
     if close is not None:
         close()
+
+
+async def forget_replies(
+    chat: ChatModel, requests: Sequence[Sequence[Message]], *, json_mode: bool = False
+) -> None:
+    """Drop the cached replies to ``requests`` where the model has a cache (``OpenAIChat.forget``).
+
+    Called when an item fails on replies that were well formed but unusable: its next retry asks anew.
+    """
+    forget = getattr(chat, "forget", None)
+    if forget is not None:
+        for messages in requests:
+            await forget(messages, json_mode=json_mode)

@@ -164,3 +164,15 @@ class SQLiteCache:
     async def set_many(self, items: Iterable[tuple[str, CacheValue]]) -> None:
         if self.enabled:
             await asyncio.to_thread(self.set_many_sync, list(items))
+
+    def delete_sync(self, keys: Sequence[str]) -> None:
+        """Drop ``keys`` (absent ones are ignored)."""
+        if not self.enabled or not keys:
+            return
+        with self._lock:
+            conn = self._connection()
+            conn.executemany(f"DELETE FROM {self.table} WHERE key = ?", [(key,) for key in keys])
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        if self.enabled and keys:
+            await asyncio.to_thread(self.delete_sync, list(keys))

@@ -331,6 +331,22 @@ class OpenAIChat:
         await self._store(key, response)
         return response
 
+    async def forget(
+        self,
+        messages: Sequence[Message],
+        *,
+        json_mode: bool = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        """Drop the cached reply to this request: it arrived well formed but the caller could not use it,
+        so the next run must ask the server again instead of failing on the same reply."""
+        if self.cache is not None:
+            key = chat_cache_key(
+                self.model, [dict(m) for m in messages], self._params(json_mode, temperature, max_tokens)
+            )
+            await self.cache.delete([key])
+
     async def _complete(
         self, state: _LoopState, msgs: list[Message], params: dict[str, Any], usage: Usage
     ) -> ChatResponse:
