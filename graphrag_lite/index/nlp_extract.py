@@ -41,8 +41,8 @@ windows (N windows in all text units, n_a of them naming a, n_ab = n naming both
 
 So a pair that only ever meets keeps weight n, a pair meeting as often as chance predicts gets n / 2 (a
 hub is mentioned so often that meeting it once is about chance), a pair meeting less often gets less, and
-no weight reaches 0 (the pair did co-occur). On A Christmas Carol Scrooge's single co-occurrences weigh
-0.42-0.61, while a pair of names mentioned only together weighs 1.
+no weight reaches 0 (the pair did co-occur). On A Christmas Carol Scrooge's single co-occurrences weighed
+0.42-0.61 (measured with the licence frame indexed), while a pair of names mentioned only together weighs 1.
 Why this form: plain (N)PMI ignores the evidence - two names seen once, together, score the maximum - and
 plain PMI is unbounded and favours rare pairs; the product keeps the count as the evidence and the
 association as a factor in (0, 1], so weights stay comparable to counts (weight <= n) for the pruning

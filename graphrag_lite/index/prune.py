@@ -14,8 +14,9 @@ Three passes, each reported in ``stats``:
    is 1 and nothing is lost to an arbitrary cut among equals. The default NPMI-scaled weights are
    continuous, so the cut removes about that share of the edges. On A Christmas Carol the 40th percentile
    falls among the pairs seen together once and drops those with the weakest association, mostly the hero's
-   one-off neighbours: the largest level-0 community shrinks from 238 of 1,001 entities (counts) to 141;
-   20 and 30 gave about the same largest one but fewer, larger others; 50 and 60 a larger largest one.
+   one-off neighbours: measured with the book's licence frame still indexed, the largest level-0 community
+   shrank from 238 of 1,001 entities (counts) to 141; 20 and 30 gave about the same largest one but fewer,
+   larger others; 50 and 60 a larger largest one. (Without the frame it is 122 of 878.)
 3. **Degree** - nodes with fewer than ``nlp.min_degree`` remaining neighbours are dropped, repeatedly until
    none is left below the bar (a k-core, so every kept node really has that many neighbours). Exception: a
    person named in two or more text units is never dropped for lack of edges; a recurring character is
