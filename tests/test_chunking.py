@@ -49,11 +49,11 @@ def _positions(text: str, units: list[TextUnit]) -> list[tuple[int, int]]:
 
 
 def test_christmas_carol_1200_100(carol: Document, tokenizer: Tokenizer) -> None:
-    total = tokenizer.count(carol.text)
-    assert 46_000 < total < 46_300
+    total = tokenizer.count(carol.text)  # the book without Project Gutenberg's licence frame
+    assert 41_900 < total < 42_100
     units = chunk_documents([carol], 1200, 100, tokenizer)
-    # Hard cuts would give ceil((46154 - 100) / 1100) = 42; boundary back-off (<= 15%) costs one or two more.
-    assert 43 <= len(units) <= 45
+    # Hard cuts would give ceil((42009 - 100) / 1100) = 39; boundary back-off (<= 15%) costs one or two more.
+    assert 39 <= len(units) <= 41
     assert [u.chunk_index for u in units] == list(range(len(units)))
     assert all(u.n_tokens <= 1200 for u in units)
     assert all(u.n_tokens >= 1020 for u in units[:-1])  # never backs off more than 15%
