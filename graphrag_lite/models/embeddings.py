@@ -103,6 +103,11 @@ def _load_sentence_transformer(name_or_path: str) -> Any:
         return model
 
 
+# Windows per forward pass of the local model. Each pass pads to its longest window, so small passes waste
+# less; on 2 CPU cores 16 was 17 % faster than 64 over 700 Carol texts (3 runs each, 18.6 s vs 22.5 s).
+ENCODE_BATCH = 16
+
+
 class LocalMiniLMEmbedder:
     """all-MiniLM-L6-v2 (or a local sentence-transformers folder) on CPU, loaded lazily once per process.
 
@@ -159,7 +164,7 @@ class LocalMiniLMEmbedder:
                     weights.append(float(max(n_pieces, 1)))
             vectors = st.encode(
                 window_texts,
-                batch_size=self.batch_size,
+                batch_size=min(self.batch_size, ENCODE_BATCH),
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
