@@ -104,7 +104,7 @@ def _load_sentence_transformer(name_or_path: str) -> Any:
 
 
 # Windows per forward pass of the local model. Each pass pads to its longest window, so small passes waste
-# less; on 2 CPU cores 16 was 17 % faster than 64 over 700 Carol texts (3 runs each, 18.6 s vs 22.5 s).
+# less; on 2 CPU cores 16 was about 18 % faster than 64 (benchmarks/embed_batch.py, BENCHMARKS.md).
 ENCODE_BATCH = 16
 
 
@@ -115,9 +115,12 @@ class LocalMiniLMEmbedder:
     are serialised process-wide because torch already uses every core for one batch.
     """
 
-    def __init__(self, model: str = MINILM, *, batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str = MINILM, *, batch_size: int = 64, encode_batch: int = ENCODE_BATCH
+    ) -> None:
         self.model = model
         self.batch_size = batch_size
+        self.encode_batch = encode_batch
         self._dim = MINILM_DIM if model == MINILM else 0
 
     @property
@@ -164,7 +167,7 @@ class LocalMiniLMEmbedder:
                     weights.append(float(max(n_pieces, 1)))
             vectors = st.encode(
                 window_texts,
-                batch_size=min(self.batch_size, ENCODE_BATCH),
+                batch_size=min(self.batch_size, self.encode_batch),
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
