@@ -17,7 +17,7 @@ from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.context_local import embed_query
 from graphrag_lite.query.extractive import Evidence, ScoredEvidence, format_extractive, rank_evidence
 from graphrag_lite.query.index_data import IndexData
-from graphrag_lite.store.records import CommunityReport, Finding
+from graphrag_lite.store.records import CommunityReport
 
 EXTRACTIVE_FINDINGS = 5
 PRIOR_REPORTS = 50
@@ -27,21 +27,12 @@ SIZE_BONUS = 0.3  # the same share added to a finding's final score: big threads
 _DATA = re.compile(r"\[Data:([^\]]*)\]")
 
 
-def finding_text(finding: Finding) -> str:
-    """Summary and explanation, without repeating a summary that is just the explanation's opening."""
-    summary = " ".join(finding.summary.split())
-    explanation = " ".join(finding.explanation.split())
-    if not explanation:
-        return summary
-    if not summary or explanation.startswith(summary.rstrip(" .…")):
-        return explanation
-    return f"{summary}: {explanation}"
-
-
 def finding_evidence(report: CommunityReport, number: int, prior: float) -> list[Evidence]:
     """One piece of evidence per finding (the report summary when it has none), shown under the report's
     title, citing the report and any sources the finding itself cites."""
-    texts = [" ".join(f.explanation.split()) or finding_text(f) for f in report.findings] or [report.summary]
+    # The explanation is the finding's content; its summary (the names it mentions) would repeat the title.
+    texts = [" ".join(f.explanation.split()) or " ".join(f.summary.split()) for f in report.findings]
+    texts = texts or [report.summary]
     evidence = []
     for text in texts:
         cited = [part.strip() for block in _DATA.findall(text) for part in block.split(";") if part.strip()]
