@@ -14,15 +14,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+# the test server lives in tests/support
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support.projects import write_project
+from support.server import TestLLMServer
+
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.store.integrity import dangling_references
 from graphrag_lite.store.tables import read_table
-from graphrag_lite.testing.projects import write_project
-from graphrag_lite.testing.server import TestLLMServer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "christmas_carol"
 CAROL = EXAMPLE / "input" / "a_christmas_carol.txt"

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from graphrag_lite.testing.server import LogEntry, TestLLMServer
+from support.server import LogEntry, TestLLMServer
 
 EXCERPT = Path(__file__).parent / "data" / "carol_excerpt.txt"
 CORPUS_CHARS = 12_000

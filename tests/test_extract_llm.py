@@ -1,7 +1,7 @@
 """LLM graph extraction (first pass + gleaning) and description summaries.
 
 Logic tests use a small scripted chat model; the end-to-end tests go over HTTP to the local test server
-(``graphrag_lite.testing.replies.extraction`` plays the model) and count calls in the server's log.
+(``support.replies.extraction`` plays the model) and count calls in the server's log.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import llm_settings
+from support import TestLLMServer
+from support.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MARKER
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
@@ -24,8 +26,6 @@ from graphrag_lite.models.base import ChatModel, ChatResponse, Message, UsageMet
 from graphrag_lite.models.factory import create_chat
 from graphrag_lite.models.tokens import count_tokens, get_tokenizer
 from graphrag_lite.store.records import Document, Entity, Relationship, TextUnit
-from graphrag_lite.testing import TestLLMServer
-from graphrag_lite.testing.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MARKER
 
 CAROL = (
     Path(__file__).resolve().parent.parent

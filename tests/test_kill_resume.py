@@ -13,8 +13,7 @@ import signal
 from pathlib import Path
 
 from conftest import TEST_API_KEY, TEST_MODEL
-
-from graphrag_lite.testing.kill import (
+from support.kill import (
     STEP_REQUESTS,
     Attempt,
     KillPoint,
@@ -27,7 +26,7 @@ from graphrag_lite.testing.kill import (
     unreadable_files,
     vector_rows,
 )
-from graphrag_lite.testing.server import TestLLMServer
+from support.server import TestLLMServer
 
 EXCERPT = Path(__file__).parent / "data" / "carol_excerpt.txt"
 ENV = {"GRAPHRAG_API_KEY": TEST_API_KEY, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TEST_API_KEY, llm_settings
+from support import TestLLMServer, generic_reply, hashed_embedding
+from support.replies import ReplyRequest
+from support.replies.echo import VERBATIM_MARKER
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
@@ -33,9 +36,6 @@ from graphrag_lite.models import (
 )
 from graphrag_lite.models.base import ChatModel, Embedder
 from graphrag_lite.models.tokens import count_tokens
-from graphrag_lite.testing import TestLLMServer, generic_reply, hashed_embedding
-from graphrag_lite.testing.replies import ReplyRequest
-from graphrag_lite.testing.replies.echo import VERBATIM_MARKER
 
 QUESTION = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Who is Marley?"}]
 

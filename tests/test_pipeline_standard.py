@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import TEST_API_KEY
+from support.server import TestLLMServer
 
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.store.tables import REQUIRED_COLUMNS, read_table
-from graphrag_lite.testing.server import TestLLMServer
 
 EXCERPT = Path(__file__).parent / "data" / "carol_excerpt.txt"
 TABLES = ("documents", "text_units", "entities", "relationships", "communities", "community_reports")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import llm_settings
 from query_fixtures import carol_data, carol_embedder, offline_settings, open_chat, unit_text
+from support import TestLLMServer
 
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.models.tokens import count_tokens
@@ -14,7 +15,6 @@ from graphrag_lite.query.answer import collect
 from graphrag_lite.query.basic import basic_search, basic_search_stream
 from graphrag_lite.query.context_basic import bm25_index, bm25_search, build_basic_context
 from graphrag_lite.query.index_data import IndexData
-from graphrag_lite.testing import TestLLMServer
 
 CORNHILL = "Who went down a slide on Cornhill?"
 

@@ -1,6 +1,6 @@
 """DRIFT search over the hand-made Christmas Carol index: offline (extractive) and over HTTP.
 
-Over HTTP the test server's DRIFT replies (graphrag_lite/testing/replies/drift.py) score answers by word
+Over HTTP the test server's DRIFT replies (tests/support/replies/drift.py) score answers by word
 overlap with the question and raise "What is the role of X?" follow-ups, so the order of the calls, the
 budget and the tree can be checked from the server's request log.
 """
@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from conftest import llm_settings
 from query_fixtures import carol_data, carol_embedder, offline_settings, open_chat, unit_text
+from support import TestLLMServer
+from support.server import LogEntry
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.models.base import Embedder
@@ -30,8 +32,6 @@ from graphrag_lite.query.engines import open_stream
 from graphrag_lite.query.extractive import EXTRACTIVE_LABEL, NO_EVIDENCE
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.sections import ContextIds
-from graphrag_lite.testing import TestLLMServer
-from graphrag_lite.testing.server import LogEntry
 
 TWO_HOPS = "What does the employer of Bob Cratchit think of Christmas?"
 HISTORY = [

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import llm_settings
 from query_fixtures import carol_data, carol_embedder, offline_settings, open_chat
+from support import TestLLMServer
 
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.answer import collect
@@ -15,7 +16,6 @@ from graphrag_lite.query.extractive import EXTRACTIVE_LABEL
 from graphrag_lite.query.global_extractive import community_weight
 from graphrag_lite.query.global_search import NOT_FOUND, global_search, global_search_stream
 from graphrag_lite.query.index_data import IndexData
-from graphrag_lite.testing import TestLLMServer
 
 THEMES = "What are the main themes of the story?"
 MAP = "query:## What to reply (global search, map"

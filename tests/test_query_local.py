@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import llm_settings
 from query_fixtures import carol_data, carol_embedder, carol_index, offline_settings, open_chat, unit_text
+from support import TestLLMServer
 
 from graphrag_lite.errors import IndexNotFoundError
 from graphrag_lite.models.base import Embedder
@@ -17,7 +18,6 @@ from graphrag_lite.query.context_local import build_local_context
 from graphrag_lite.query.extractive import EXTRACTIVE_LABEL
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.local import local_search, local_search_stream
-from graphrag_lite.testing import TestLLMServer
 
 QUESTION = "Who is Tiny Tim's father?"
 

@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 
 import numpy as np
+from support.replies import ReplyRequest
+from support.replies.query import LOCAL_MARKER, MAP_MARKER, answer_from_sources, map_points
 
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.query.citations import parse_cited_ids, strip_citations
@@ -16,8 +18,6 @@ from graphrag_lite.query.json_reply import parse_json_object
 from graphrag_lite.query.names import EntityNameIndex, name_key
 from graphrag_lite.query.result import Citation, ContextRecords, QueryResult
 from graphrag_lite.query.sections import ContextIds, TableSection
-from graphrag_lite.testing.replies import ReplyRequest
-from graphrag_lite.testing.replies.query import LOCAL_MARKER, MAP_MARKER, answer_from_sources, map_points
 
 
 def test_names_match_on_word_boundaries_longest_first() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import llm_settings
 from query_fixtures import EXCERPT, open_chat
+from support import TestLLMServer
 
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.config import load_settings
@@ -16,7 +17,6 @@ from graphrag_lite.models.factory import create_embedder
 from graphrag_lite.query.engines import open_stream, run_query
 from graphrag_lite.query.global_search import NOT_FOUND
 from graphrag_lite.query.index_data import IndexData
-from graphrag_lite.testing import TestLLMServer
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import TEST_API_KEY
 from reliability_project import make_project
+from support.server import TestLLMServer
 
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.query.result import QueryResult
-from graphrag_lite.testing.server import TestLLMServer
 
 LLM_CONCURRENCY = 4
 EMBED_CONCURRENCY = 2  # reliability_project's embeddings.concurrency

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from conftest import TEST_API_KEY
 from reliability_project import answered, make_project, read_stats, request_key
+from support.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MARKER
+from support.replies.reports import REPORT_MARKER
+from support.server import FAULT_KINDS, FaultPlan, LogEntry, TestLLMServer
 from typer.testing import CliRunner
 
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.cli.main import app
 from graphrag_lite.store.tables import read_table
-from graphrag_lite.testing.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MARKER
-from graphrag_lite.testing.replies.reports import REPORT_MARKER
-from graphrag_lite.testing.server import FAULT_KINDS, FaultPlan, LogEntry, TestLLMServer
 
 # Seed 5 puts every fault kind at least twice into the first 50 decisions (17 faults out of 50).
 # max_repeats=2 with llm.max_retries=2: a random fault never defeats a request, only the pinned ones do.

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import TEST_API_KEY
 from reliability_project import EXCERPT, make_project, read_stats
+from support.server import TestLLMServer
 from typer.testing import CliRunner
 
 from graphrag_lite.api.facade import GraphRAG
@@ -27,7 +28,6 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import IndexNotFoundError
 from graphrag_lite.index.loading import load_documents
 from graphrag_lite.store.tables import read_table
-from graphrag_lite.testing.server import TestLLMServer
 
 UTF16_TEXT = "Fred's party: the Ghost of Christmas Present — 幽霊 🎄 — watched Topper at blind-man's buff.\n"
 LATIN_TEXT = "Le café était plein. Noël à Paris: crème brûlée, façade, garçon. Scrooge paya l'addition.\n"

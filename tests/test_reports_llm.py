@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from conftest import llm_settings
+from support import TestLLMServer
+from support.replies.reports import MALFORMED_ALWAYS, MALFORMED_ONCE
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.index.communities import hierarchical_communities
@@ -25,8 +27,6 @@ from graphrag_lite.models.factory import create_chat
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.store.ids import entity_id, relationship_id, report_id
 from graphrag_lite.store.records import Community, CommunityReport, Entity, Finding, Relationship, TextUnit
-from graphrag_lite.testing import TestLLMServer
-from graphrag_lite.testing.replies.reports import MALFORMED_ALWAYS, MALFORMED_ONCE
 
 CAST = {
     "Scrooge": "a miserly London money-lender who learns generosity after three spirits visit him",

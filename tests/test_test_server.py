@@ -11,15 +11,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from support import FaultPlan, TestLLMServer, generic_reply, hashed_embedding
+from support.replies import ReplyRequest
+from support.replies.echo import VERBATIM_MARKER
 
 from graphrag_lite.models.tokens import count_tokens
-from graphrag_lite.testing import FaultPlan, TestLLMServer, generic_reply, hashed_embedding
-from graphrag_lite.testing.replies import ReplyRequest
-from graphrag_lite.testing.replies.echo import VERBATIM_MARKER
 
 
 def post(server: TestLLMServer, path: str, body: dict[str, Any]) -> tuple[int, bytes, dict[str, str]]:
@@ -220,9 +221,10 @@ def test_command_line_serves_until_stopped() -> None:
     with TestLLMServer() as probe:
         port = probe.port  # a port that was free a moment ago
     process = subprocess.Popen(
-        [sys.executable, "-m", "graphrag_lite.testing.server", "--port", str(port), "--fault-rate", "0"],
+        [sys.executable, "-m", "support.server", "--port", str(port), "--fault-rate", "0"],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=Path(__file__).parent,
     )
     try:
         assert process.stdout is not None

@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import TEST_API_KEY
+from support.projects import write_project
+from support.server import TestLLMServer
 
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.store.integrity import dangling_references
 from graphrag_lite.store.tables import read_table
-from graphrag_lite.testing.projects import write_project
-from graphrag_lite.testing.server import TestLLMServer
 from graphrag_lite.workflows.update import UpdateReport
 
 EXCERPT = Path(__file__).parent / "data" / "carol_excerpt.txt"

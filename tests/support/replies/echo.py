@@ -6,7 +6,7 @@ Handy for streaming, JSON-parsing and error-path tests that need a precise reply
 
 from __future__ import annotations
 
-from graphrag_lite.testing.replies import ReplyRequest
+from support.replies import ReplyRequest
 
 VERBATIM_MARKER = "[[test-server: reply verbatim]]"
 

@@ -1,7 +1,7 @@
 """Test infrastructure: a local OpenAI-compatible server with deterministic replies and fault injection.
 
 No layer of graphrag_lite imports this package; tests and benchmarks do. Names load lazily so that
-``python -m graphrag_lite.testing.server`` runs the server module exactly once.
+``python -m support.server`` runs the server module exactly once.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from graphrag_lite.testing.server import (
+    from support.server import (
         ContentRule,
         FaultPlan,
         LogEntry,
@@ -23,7 +23,7 @@ __all__ = ["ContentRule", "FaultPlan", "LogEntry", "TestLLMServer", "generic_rep
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from graphrag_lite.testing import server
+        from support import server
 
         return getattr(server, name)
     raise AttributeError(name)

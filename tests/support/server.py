@@ -1,7 +1,7 @@
 """An OpenAI-compatible HTTP server for tests: real sockets, the real wire protocol, deterministic replies.
 
 Built on the standard library only (``http.server`` in a background thread) so the test suite needs nothing
-else. Chat replies come from the reply modules in :mod:`graphrag_lite.testing.replies`; a request no module
+else. Chat replies come from the reply modules in :mod:`support.replies`; a request no module
 claims gets a deterministic echo. Faults (429, 500, timeouts, dropped connections, malformed or empty
 bodies) can be injected at random with a seed, scripted exactly with :meth:`TestLLMServer.fail_next`, or
 pinned to requests by their content with :meth:`TestLLMServer.fail_matching` (a chunk or a report that always
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from graphrag_lite.models.tokens import count_tokens
-from graphrag_lite.testing.replies import ReplyRequest, find_handler
+from support.replies import ReplyRequest, find_handler
 
 log = logging.getLogger(__name__)
 
@@ -644,7 +644,7 @@ class TestLLMServer:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m graphrag_lite.testing.server --port 8765``: serve until Ctrl-C."""
+    """``python -m support.server --port 8765``: serve until Ctrl-C."""
     parser = argparse.ArgumentParser(description="Deterministic OpenAI-compatible test server.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)

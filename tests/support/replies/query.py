@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from graphrag_lite.testing.replies import ReplyRequest
+from support.replies import ReplyRequest
 
 LOCAL_MARKER = "## How to answer (local search)"
 BASIC_MARKER = "## How to answer (basic search)"

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import re
 
-from graphrag_lite.testing.replies import ReplyRequest
-from graphrag_lite.testing.replies.query import _report_blocks, _section_rows, _system, _words
+from support.replies import ReplyRequest
+from support.replies.query import _report_blocks, _section_rows, _system, _words
 
 HYDE_MARKER = "## What to write (DRIFT, hypothetical answer)"
 PRIMER_MARKER = "## What to reply (DRIFT primer)"

@@ -40,11 +40,11 @@ from graphrag_lite.index.embed import COMPLETE_MARKER
 from graphrag_lite.models.cache import chat_cache_key, embedding_cache_key
 from graphrag_lite.models.factory import CHAT_CACHE_FILE, EMBEDDING_CACHE_FILE
 from graphrag_lite.store.vectors import VectorStore
-from graphrag_lite.testing.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MARKER
-from graphrag_lite.testing.replies.reports import REPORT_MARKER
-from graphrag_lite.testing.server import EMBEDDINGS_KIND, LogEntry, TestLLMServer
 from graphrag_lite.workflows.runner import STATS_FILE
 from graphrag_lite.workflows.spec import load_workflow
+from support.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MARKER
+from support.replies.reports import REPORT_MARKER
+from support.server import EMBEDDINGS_KIND, LogEntry, TestLLMServer
 
 Predicate = Callable[[LogEntry], bool]
 

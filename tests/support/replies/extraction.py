@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from graphrag_lite.testing.replies import Handler, ReplyRequest
+from support.replies import Handler, ReplyRequest
 
 EXTRACT_MARKER = "## Knowledge graph extraction: write entity and relationship records"
 GLEAN_MARKER = "## Knowledge graph extraction, second pass: records that were missed"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from graphrag_lite.testing.replies import ReplyRequest
+from support.replies import ReplyRequest
 
 REPORT_MARKER = "## Writing the community report (JSON reply)"
 MALFORMED_ALWAYS = "[[reports: malformed]]"
