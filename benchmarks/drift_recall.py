@@ -39,10 +39,10 @@ from retrieval import (
 
 from graphrag_lite.config import Settings, load_settings
 from graphrag_lite.models.base import Embedder
-from graphrag_lite.query.context_basic import build_basic_context
-from graphrag_lite.query.context_local import build_local_context
-from graphrag_lite.query.drift import drift_search
+from graphrag_lite.query.basic.context import build_basic_context
+from graphrag_lite.query.engine import DriftOptions, QueryEnv, run_query
 from graphrag_lite.query.index_data import IndexData
+from graphrag_lite.query.local.context import build_local_context
 
 
 @dataclass
@@ -104,7 +104,7 @@ async def score_drift(
     scores = HopScores()
     for question in questions:
         started = time.perf_counter()
-        result = await drift_search(question.text, data, None, embedder, settings)
+        result = await run_query(question.text, DriftOptions(), QueryEnv(data, None, embedder, settings))
         elapsed = time.perf_counter() - started
         units = tree_units(result.to_dict()["tree"])
         tokens = sum(data.text_unit_by_id[u].n_tokens for u in units)

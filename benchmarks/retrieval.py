@@ -37,9 +37,9 @@ for _key in ("OPENAI_API_KEY", "GRAPHRAG_API_KEY", "OPENAI_BASE_URL", "GRAPHRAG_
 from graphrag_lite.config import Settings, load_settings  # noqa: E402
 from graphrag_lite.models.base import Embedder  # noqa: E402
 from graphrag_lite.models.tokens import get_tokenizer  # noqa: E402
-from graphrag_lite.query.context_basic import bm25_search, build_basic_context  # noqa: E402
-from graphrag_lite.query.context_local import build_local_context  # noqa: E402
+from graphrag_lite.query.basic.context import bm25_search, build_basic_context  # noqa: E402
 from graphrag_lite.query.index_data import IndexData  # noqa: E402
+from graphrag_lite.query.local.context import build_local_context  # noqa: E402
 from graphrag_lite.query.sections import TableSection  # noqa: E402
 
 # local variants switch one ranking aid off, to check that it earns its place.

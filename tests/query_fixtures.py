@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from graphrag_lite.config import Settings, load_settings
-from graphrag_lite.index.chunking import chunk_documents
 from graphrag_lite.index.embed import embed_index
-from graphrag_lite.index.linking import link_text_units
+from graphrag_lite.index.graph.linking import link_text_units
+from graphrag_lite.index.input.chunking import chunk_documents
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter
 from graphrag_lite.models.factory import create_chat, create_embedder
 from graphrag_lite.models.tokens import get_tokenizer
@@ -279,7 +279,8 @@ def build_carol_index(root: Path) -> Path:
     write_table(output, "communities", communities)
     write_table(output, "community_reports", reports)
     embedder = create_embedder(settings)
-    asyncio.run(embed_index(output / "lancedb", units, entities, reports, embedder))
+    titles = {d.id: d.title for d in documents}
+    asyncio.run(embed_index(output / "lancedb", titles, units, entities, reports, embedder))
     return root
 
 

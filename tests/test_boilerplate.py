@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.index.boilerplate import strip_gutenberg
-from graphrag_lite.index.loading import load_documents
+from graphrag_lite.index.input.boilerplate import strip_gutenberg
+from graphrag_lite.index.input.loading import load_documents
 
 BOOK = """\ufeffThe Project Gutenberg eBook of A Tale
 

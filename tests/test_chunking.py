@@ -10,8 +10,8 @@ import pytest
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError
-from graphrag_lite.index.chunking import chunk_documents, chunk_text
-from graphrag_lite.index.loading import load_documents
+from graphrag_lite.index.input.chunking import chunk_documents, chunk_text
+from graphrag_lite.index.input.loading import load_documents
 from graphrag_lite.models.tokens import Tokenizer, get_tokenizer
 from graphrag_lite.store import ids
 from graphrag_lite.store.records import Document, TextUnit

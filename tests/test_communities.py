@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.index.communities import (
+from graphrag_lite.index.graph.communities import (
     _Cluster,
     _drop_unsplit_levels,
     community_levels,

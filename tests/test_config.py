@@ -9,6 +9,7 @@ import pytest
 from graphrag_lite.config import load_settings
 from graphrag_lite.config.template import iter_fields, render_settings_markdown, render_settings_yaml
 from graphrag_lite.errors import ConfigError
+from graphrag_lite.workflows.runner import setting_value
 
 ENV_NAMES = (
     "GRAPHRAG_API_KEY",
@@ -83,11 +84,12 @@ def test_variable_substitution_and_blank_means_unset(tmp_path: Path, monkeypatch
     assert load_settings(tmp_path).llm.api_base == "http://localhost:11434/v1"
 
 
-def test_secret_is_not_shown_in_repr_or_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_is_not_shown_in_repr_or_step_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRAPHRAG_API_KEY", "sk-SECRET-xyz")
     settings = load_settings(tmp_path)
     assert "sk-SECRET-xyz" not in repr(settings)
-    assert "sk-SECRET-xyz" not in str(settings.fingerprint())
+    # what a workflow step key hashes when a step declares a whole section
+    assert "sk-SECRET-xyz" not in str([setting_value(settings, s) for s in ("llm", "embeddings")])
 
 
 def test_rendered_template_loads_and_lists_every_key(tmp_path: Path) -> None:

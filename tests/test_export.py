@@ -36,6 +36,44 @@ def _title(i: int) -> str:
     return NASTY_TITLE if i == 7 else f"Entity {i:04d}"
 
 
+def _documents(n_entities: int) -> tuple[list[Document], list[TextUnit]]:
+    """Three documents of four text units each; unit c names every 7th entity from c."""
+    documents: list[Document] = []
+    units: list[TextUnit] = []
+    for d in range(3):
+        text = f"Document {d} text. " * 20
+        sha = ids.content_hash(text)
+        doc = Document(ids.document_id(sha), f"Report {d}.txt", f"report_{d}.txt", text, sha)
+        for c in range(4):
+            chunk = f"Chunk {c} of document {d}: " + " ".join(_title(i) for i in range(c, n_entities, 7))
+            units.append(TextUnit(ids.text_unit_id(doc.id, c, chunk), doc.id, c, chunk, 40))
+            doc.text_unit_ids.append(units[-1].id)
+        documents.append(doc)
+    return documents, units
+
+
+def _pairs(n_entities: int, group_size: int, extra_edges: int, rng: random.Random) -> set[tuple[int, int]]:
+    """Rings of half-groups, one edge joining the halves of a group, ``extra_edges`` random pairs."""
+    pairs: set[tuple[int, int]] = set()
+    halves = [
+        list(range(s, min(s + group_size // 2, n_entities))) for s in range(0, n_entities, group_size // 2)
+    ]
+    for half in halves:
+        for k in range(len(half)):
+            a, b = half[k], half[(k + 1) % len(half)]
+            if a != b:
+                pairs.add((min(a, b), max(a, b)))
+    for start in range(0, n_entities, group_size):
+        if start + group_size // 2 < n_entities:
+            pairs.add((start, start + group_size // 2))
+    while extra_edges:
+        a, b = sorted(rng.sample(range(n_entities), 2))
+        if (a, b) not in pairs:
+            pairs.add((a, b))
+            extra_edges -= 1
+    return pairs
+
+
 def write_graph_index(
     output_dir: Path,
     n_entities: int = 30,
@@ -53,17 +91,7 @@ def write_graph_index(
     """
     rng = random.Random(seed)
     output_dir.mkdir(parents=True, exist_ok=True)
-    documents: list[Document] = []
-    units: list[TextUnit] = []
-    for d in range(3):
-        text = f"Document {d} text. " * 20
-        sha = ids.content_hash(text)
-        doc = Document(ids.document_id(sha), f"Report {d}.txt", f"report_{d}.txt", text, sha)
-        for c in range(4):
-            chunk = f"Chunk {c} of document {d}: " + " ".join(_title(i) for i in range(c, n_entities, 7))
-            units.append(TextUnit(ids.text_unit_id(doc.id, c, chunk), doc.id, c, chunk, 40))
-            doc.text_unit_ids.append(units[-1].id)
-        documents.append(doc)
+    documents, units = _documents(n_entities)
 
     entities = []
     for i in range(n_entities):
@@ -82,23 +110,7 @@ def write_graph_index(
             )
         )
 
-    pairs: set[tuple[int, int]] = set()
-    halves = [
-        list(range(s, min(s + group_size // 2, n_entities))) for s in range(0, n_entities, group_size // 2)
-    ]
-    for half in halves:
-        for k in range(len(half)):
-            a, b = half[k], half[(k + 1) % len(half)]
-            if a != b:
-                pairs.add((min(a, b), max(a, b)))
-    for start in range(0, n_entities, group_size):
-        if start + group_size // 2 < n_entities:
-            pairs.add((start, start + group_size // 2))
-    while extra_edges:
-        a, b = sorted(rng.sample(range(n_entities), 2))
-        if (a, b) not in pairs:
-            pairs.add((a, b))
-            extra_edges -= 1
+    pairs = _pairs(n_entities, group_size, extra_edges, rng)
     relationships = []
     for a, b in sorted(pairs):
         source, target = sorted((_title(a), _title(b)))

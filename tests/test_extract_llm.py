@@ -18,10 +18,10 @@ from support.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MAR
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
-from graphrag_lite.index.chunking import chunk_documents
-from graphrag_lite.index.extract_llm import extract_graph
-from graphrag_lite.index.merge import join_descriptions, merge_graph, split_descriptions
-from graphrag_lite.index.summarize import extractive_summary, summarize_descriptions
+from graphrag_lite.index.extract.llm import extract_graph
+from graphrag_lite.index.graph.merge import join_descriptions, merge_graph, split_descriptions
+from graphrag_lite.index.graph.summarize import extractive_summary, summarize_descriptions
+from graphrag_lite.index.input.chunking import chunk_documents
 from graphrag_lite.models.base import ChatModel, ChatResponse, Message, UsageMeter
 from graphrag_lite.models.factory import create_chat
 from graphrag_lite.models.tokens import count_tokens, get_tokenizer

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from graphrag_lite.errors import LLMError
-from graphrag_lite.index.json_reply import JSONReplyError, coerce_report, parse_json_reply
+from graphrag_lite.index.reports.reply import coerce_report
+from graphrag_lite.models.json_reply import JSONReplyError, parse_json_reply
 from graphrag_lite.store.records import Finding
 
 REPORT = '{"title": "Scrooge and Marley", "summary": "Partners.", "findings": [], "rating": 7}'

@@ -11,7 +11,7 @@ import pytest
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError, InputError
-from graphrag_lite.index.loading import LoadResult, SkippedFile, load_documents
+from graphrag_lite.index.input.loading import LoadResult, SkippedFile, load_documents
 from graphrag_lite.store import ids
 
 CAROL = Path("/work/shared/data/christmas_carol/a_christmas_carol.txt")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphrag_lite.index.community_matching import keep_community_ids
+from graphrag_lite.index.graph.community_ids import keep_community_ids
+from graphrag_lite.index.items import ItemRunner, Outcome
+from graphrag_lite.models.base import UsageMeter
 from graphrag_lite.store.ids import community_id
 from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import Community
@@ -82,3 +84,29 @@ def test_a_community_overlapping_too_little_gets_a_new_id() -> None:
     fresh_id = new.id
     stats = keep_community_ids([new], [old])
     assert new.id == fresh_id and stats.new == 1 and stats.removed == 1
+
+
+async def test_item_runner_reuses_memoised_items_and_retries_only_failures() -> None:
+    memo = ItemMemo()
+    memo.put(memo_key("item", "a"), "A from before")
+    progress: list[tuple[int, int]] = []
+    runner = ItemRunner(memo, UsageMeter(), 3, lambda done, total: progress.append((done, total)))
+    computed: list[str] = []
+
+    async def run(item: str, failure: str | None = None) -> str:
+        async def compute() -> Outcome[str]:
+            computed.append(item)
+            return Outcome(item.upper(), failure)
+
+        return await runner.run(item, memo_key("item", item), compute, encode=str, decode=str)
+
+    assert await run("a") == "A from before"
+    assert await run("b") == "B"
+    assert await run("c", failure="the model failed") == "C"
+    assert computed == ["b", "c"], "a memoised item costs nothing"
+    assert runner.reused == 1 and progress == [(1, 3), (2, 3), (3, 3)]
+    assert runner.failed(["c", "b", "a"]) == [("c", "the model failed")]
+    assert memo.get(memo_key("item", "b")) == "B"
+    assert memo.get(memo_key("item", "c")) is None, (
+        "a failed item is not memoised, so the next run retries it"
+    )

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 
-from graphrag_lite.index.merge import (
+from graphrag_lite.index.extract.names import name_shape
+from graphrag_lite.index.extract.records import RawEntity, RawRelationship
+from graphrag_lite.index.graph.merge import (
     MergeResult,
     join_descriptions,
     merge_graph,
-    name_shape,
     split_descriptions,
 )
-from graphrag_lite.index.record_parser import RawEntity, RawRelationship
 from graphrag_lite.store.ids import entity_id, relationship_id
 from graphrag_lite.store.records import Entity, TextUnit
 

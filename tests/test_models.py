@@ -20,21 +20,12 @@ from support.replies import ReplyRequest
 from support.replies.echo import VERBATIM_MARKER
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.errors import LLMError
-from graphrag_lite.models import (
-    CachedEmbedder,
-    LocalMiniLMEmbedder,
-    OpenAIChat,
-    OpenAIEmbedder,
-    SQLiteCache,
-    UsageMeter,
-    chat_cache_key,
-    create_chat,
-    create_embedder,
-    open_caches,
-    usage_scope,
-)
-from graphrag_lite.models.base import ChatModel, Embedder
+from graphrag_lite.errors import EmbeddingError, LLMError
+from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
+from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
+from graphrag_lite.models.embeddings import CachedEmbedder, LocalMiniLMEmbedder, OpenAIEmbedder
+from graphrag_lite.models.factory import create_chat, create_embedder, open_caches
+from graphrag_lite.models.openai_chat import OpenAIChat
 from graphrag_lite.models.tokens import count_tokens
 
 QUESTION = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Who is Marley?"}]
@@ -203,8 +194,8 @@ def test_sqlite_cache_is_safe_across_threads_and_persistent(tmp_path: Path) -> N
 
     def writer(worker: int) -> None:
         for i in range(100):
-            cache.set_sync(f"{worker}:{i}", f"value {worker} {i}")
-            assert cache.get_sync(f"{worker}:{i}") == f"value {worker} {i}"
+            cache.set_many_sync([(f"{worker}:{i}", f"value {worker} {i}")])
+            assert cache.get_many_sync([f"{worker}:{i}"]) == {f"{worker}:{i}": f"value {worker} {i}"}
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
     for thread in threads:
@@ -212,11 +203,11 @@ def test_sqlite_cache_is_safe_across_threads_and_persistent(tmp_path: Path) -> N
     for thread in threads:
         thread.join()
     assert len(cache) == 800 and cache.hits == 800
-    cache.set_sync("blob", b"\x00\x01")
+    cache.set_many_sync([("blob", b"\x00\x01")])
     cache.close()
     reopened = SQLiteCache(path)
-    assert reopened.get_sync("3:42") == "value 3 42" and reopened.get_sync("blob") == b"\x00\x01"
-    assert reopened.get_sync("missing") is None and reopened.misses == 1
+    assert reopened.get_many_sync(["3:42", "blob"]) == {"3:42": "value 3 42", "blob": b"\x00\x01"}
+    assert reopened.get_many_sync(["missing"]) == {} and reopened.misses == 1
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -398,6 +389,26 @@ async def test_openai_embedder_over_the_test_server(llm_server: TestLLMServer, t
         await embedder.embed(texts[:2])  # cached
     assert len(llm_server.requests("embeddings")) == len(calls)
     assert meter.get("embed").cache_hits == 2
+
+
+@pytest.mark.parametrize("kind", ["malformed", "empty"])
+async def test_openai_embedder_retries_unusable_replies_then_names_the_problem(
+    llm_server: TestLLMServer, tmp_path: Path, kind: str
+) -> None:
+    settings = llm_settings(llm_server, tmp_path, max_retries=2)
+    settings.embeddings.model = "test-embedding"
+    meter = UsageMeter()
+    embedder = OpenAIEmbedder(settings.embeddings, settings.llm, meter)
+    llm_server.fail_next(kind, 2)
+    vectors = await embedder.embed(["Marley was dead"])
+    assert np.allclose(vectors[0], hashed_embedding("Marley was dead"), atol=1e-6)
+    assert (meter.total().llm_calls, meter.total().retries, meter.total().failures) == (1, 2, 0)
+    llm_server.fail_next(kind, 3)
+    problem = "malformed" if kind == "malformed" else "0 vectors for 1 inputs"
+    with pytest.raises(EmbeddingError, match=f"{problem}.* 3 time"):
+        await embedder.embed(["Scrooge"])
+    assert (meter.total().retries, meter.total().failures) == (4, 1)
+    await embedder.aclose()
 
 
 async def test_create_embedder_local_default(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ import pytest
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError
-from graphrag_lite.index.chunking import chunk_documents
-from graphrag_lite.index.nlp_extract import NLPResult, extract_graph_nlp, npmi_weight
-from graphrag_lite.index.nlp_model import INSTALL_HINT, load_spacy
-from graphrag_lite.index.prune import prune_graph
+from graphrag_lite.index.extract.nlp import NLPResult, extract_graph_nlp, npmi_weight
+from graphrag_lite.index.extract.spacy_model import INSTALL_HINT, load_spacy
+from graphrag_lite.index.graph.prune import prune_graph
+from graphrag_lite.index.input.chunking import chunk_documents
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.store.ids import entity_id, normalize_title, relationship_id
 from graphrag_lite.store.records import Document, Entity, Relationship, TextUnit
@@ -235,7 +235,7 @@ def test_short_name_is_not_merged_into_a_later_or_shared_full_name() -> None:
 def test_pipeline_is_cached_and_missing_model_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_spacy() is load_spacy()
     assert "lemmatizer" not in load_spacy().pipe_names
-    import graphrag_lite.index.nlp_model as nlp_model
+    import graphrag_lite.index.extract.spacy_model as nlp_model
 
     monkeypatch.setattr(nlp_model, "_cache", {})
     monkeypatch.setattr(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.index.prune import edge_weight_threshold, prune_graph
+from graphrag_lite.index.graph.prune import edge_weight_threshold, prune_graph
 from graphrag_lite.store.ids import entity_id, relationship_id
 from graphrag_lite.store.records import Entity, Relationship, TextUnit
 

@@ -12,8 +12,8 @@ from support import TestLLMServer
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.models.tokens import count_tokens
 from graphrag_lite.query.answer import collect
-from graphrag_lite.query.basic import basic_search, basic_search_stream
-from graphrag_lite.query.context_basic import bm25_index, bm25_search, build_basic_context
+from graphrag_lite.query.basic.context import bm25_index, bm25_search, build_basic_context
+from graphrag_lite.query.engine import BasicOptions, QueryEnv, open_stream, run_query
 from graphrag_lite.query.index_data import IndexData
 
 CORNHILL = "Who went down a slide on Cornhill?"
@@ -43,7 +43,7 @@ async def test_hybrid_retrieval_puts_the_right_passage_first(data: IndexData, em
 
 async def test_extractive_basic_answer_quotes_the_passage(data: IndexData, embedder: Embedder) -> None:
     settings = offline_settings(data.root or Path("."))
-    result = await basic_search(CORNHILL, data, None, embedder, settings)
+    result = await run_query(CORNHILL, BasicOptions(), QueryEnv(data, None, embedder, settings))
     assert result.extractive and "slide on Cornhill" in result.answer.splitlines()[2]
     assert any("Cornhill" in unit_text(data, c.text_unit_id) for c in result.citations)
     assert result.context.entities == [] and result.context.reports == []
@@ -54,8 +54,12 @@ async def test_basic_over_http_and_streamed(
 ) -> None:
     settings = llm_settings(llm_server, tmp_path)
     async with open_chat(settings) as chat:
-        result = await basic_search(CORNHILL, data, chat, embedder, settings, context_tokens=800)
-        joined, streamed = await collect(basic_search_stream(CORNHILL, data, chat, embedder, settings))
+        result = await run_query(
+            CORNHILL, BasicOptions(context_tokens=800), QueryEnv(data, chat, embedder, settings)
+        )
+        joined, streamed = await collect(
+            open_stream(CORNHILL, BasicOptions(), QueryEnv(data, chat, embedder, settings))
+        )
     calls = llm_server.requests("query:## How to answer (basic")
     assert len(calls) == 2 and count_tokens(calls[0].messages[0]["content"]) < 1200
     assert "Cornhill" in result.answer and "[Data: Sources (1" in result.answer

@@ -22,13 +22,10 @@ from support.server import LogEntry
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.answer import collect
-from graphrag_lite.query.drift import drift_search
-from graphrag_lite.query.drift_budget import REPLY_ALLOWANCE, CallBudget
-from graphrag_lite.query.drift_citations import CitationBook
-from graphrag_lite.query.drift_parse import parse_drift_reply
-from graphrag_lite.query.drift_queue import Candidate, FollowUpQueue
-from graphrag_lite.query.drift_tree import DriftNode
-from graphrag_lite.query.engines import open_stream
+from graphrag_lite.query.drift.budget import REPLY_ALLOWANCE, CallBudget, parse_drift_reply
+from graphrag_lite.query.drift.queue import Candidate, FollowUpQueue
+from graphrag_lite.query.drift.tree import CitationBook, DriftNode
+from graphrag_lite.query.engine import DriftOptions, QueryEnv, open_stream, run_query
 from graphrag_lite.query.extractive import EXTRACTIVE_LABEL, NO_EVIDENCE
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.sections import ContextIds
@@ -80,7 +77,7 @@ def kind(entry: LogEntry) -> str:
 
 async def test_offline_two_hop_question_reaches_the_employer(data: IndexData, embedder: Embedder) -> None:
     settings = offline_settings(data.root or Path("."))
-    result = await drift_search(TWO_HOPS, data, None, embedder, settings)
+    result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, None, embedder, settings))
     assert result.extractive and result.answer.startswith(EXTRACTIVE_LABEL)
     assert result.llm_calls == 0 and result.method == "drift"
     tree = result.to_dict()["tree"]
@@ -100,7 +97,7 @@ async def test_offline_two_hop_question_reaches_the_employer(data: IndexData, em
 
 async def test_offline_result_reports_rounds_and_a_ranked_tree(data: IndexData, embedder: Embedder) -> None:
     settings = offline_settings(data.root or Path("."))
-    result = await drift_search(TWO_HOPS, data, None, embedder, settings)
+    result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, None, embedder, settings))
     extra = result.extra
     assert extra["rounds_run"] == settings.query.drift.rounds
     assert extra["follow_ups_answered"] >= settings.query.drift.follow_ups_per_round
@@ -128,7 +125,7 @@ async def test_calls_run_hyde_primer_follow_ups_by_score_then_reduce(
     per_round = 3
     settings = drift_settings(llm_server, tmp_path, concurrency=1, follow_ups_per_round=per_round)
     async with open_chat(settings) as chat:
-        result = await drift_search(TWO_HOPS, data, chat, embedder, settings)
+        result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, chat, embedder, settings))
     log = llm_server.requests("drift:")
     kinds = [kind(e) for e in log]
     folds = result.extra["primer_folds"]
@@ -168,7 +165,7 @@ async def test_tree_in_json_has_the_follow_up_hierarchy(
 ) -> None:
     settings = drift_settings(llm_server, tmp_path)
     async with open_chat(settings) as chat:
-        result = await drift_search(TWO_HOPS, data, chat, embedder, settings)
+        result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, chat, embedder, settings))
     as_json = result.to_dict()
     tree = as_json["tree"]
     assert tree["question"] == TWO_HOPS and set(tree) == TREE_KEYS
@@ -192,7 +189,7 @@ async def test_concurrency_cap_is_respected(
     llm_server.delay_s = 0.15
     settings = drift_settings(llm_server, tmp_path, concurrency=2, follow_ups_per_round=4, rounds=1)
     async with open_chat(settings) as chat:
-        result = await drift_search(TWO_HOPS, data, chat, embedder, settings)
+        result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, chat, embedder, settings))
     assert llm_server.max_in_flight == 2  # the folds and the follow-ups did run side by side, never more
     assert result.extra["follow_ups_answered"] == 4
 
@@ -202,7 +199,7 @@ async def test_call_budget_stops_early_and_still_answers(
 ) -> None:
     settings = drift_settings(llm_server, tmp_path, max_llm_calls=4)
     async with open_chat(settings) as chat:
-        result = await drift_search(TWO_HOPS, data, chat, embedder, settings)
+        result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, chat, embedder, settings))
     kinds = [kind(e) for e in llm_server.requests()]
     assert kinds == ["hyde", "primer", "primer", "reduce"]  # one call was kept for the reduce
     assert result.llm_calls == 4 and result.extra["rounds_run"] == 0
@@ -215,7 +212,7 @@ async def test_token_budget_stops_early(
 ) -> None:
     settings = drift_settings(llm_server, tmp_path, max_tokens=12000, local_max_context_tokens=2000)
     async with open_chat(settings) as chat:
-        result = await drift_search(TWO_HOPS, data, chat, embedder, settings)
+        result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, chat, embedder, settings))
     assert result.extra["stopped_early"] == "max_tokens (12000) reached"
     assert kind(llm_server.requests()[-1]) == "reduce" and result.extra["reduce"] == "llm"
     # Checked before every call: only a reply's own completion can pass the cap.
@@ -228,7 +225,9 @@ async def test_stream_runs_everything_then_streams_the_reduce(
 ) -> None:
     settings = drift_settings(llm_server, tmp_path, rounds=1)
     async with open_chat(settings) as chat:
-        stream = open_stream("drift", TWO_HOPS, data, chat, embedder, settings, history=HISTORY)
+        stream = open_stream(
+            TWO_HOPS, DriftOptions(history=HISTORY), QueryEnv(data, chat, embedder, settings)
+        )
         text, result = await collect(stream)
     log = llm_server.requests("drift:")
     assert [e.stream for e in log] == [False] * (len(log) - 1) + [True]
@@ -318,7 +317,7 @@ async def test_a_failing_call_does_not_abort_the_search(
     settings = drift_settings(llm_server, tmp_path, rounds=1)
     llm_server.fail_next("500", 4)  # the HyDE call fails on every attempt (1 + 3 retries)
     async with open_chat(settings) as chat:
-        result = await drift_search(TWO_HOPS, data, chat, embedder, settings)
+        result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, chat, embedder, settings))
     assert result.extra["hyde_method"] == "vocabulary"  # fell back to the question's vocabulary
     assert result.extra["primer_folds"] >= 1 and result.extra["follow_ups_answered"] >= 1
     assert result.answer.startswith("In short:")
@@ -327,7 +326,7 @@ async def test_a_failing_call_does_not_abort_the_search(
 async def test_a_round_that_adds_nothing_ends_the_search(data: IndexData, embedder: Embedder) -> None:
     settings = offline_settings(data.root or Path("."))
     settings.query.drift.min_score = 100  # no extractive answer scores this high
-    result = await drift_search(TWO_HOPS, data, None, embedder, settings)
+    result = await run_query(TWO_HOPS, DriftOptions(), QueryEnv(data, None, embedder, settings))
     assert result.extra["rounds_run"] == 1
     assert result.extra["stopped_early"].startswith("round 1 added nothing new")
     assert result.answer == NO_EVIDENCE  # no answer reached min_score: an honest "nothing matches"

@@ -12,9 +12,10 @@ from support import TestLLMServer
 
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.answer import collect
+from graphrag_lite.query.engine import GlobalOptions, QueryEnv, open_stream, run_query
 from graphrag_lite.query.extractive import EXTRACTIVE_LABEL
-from graphrag_lite.query.global_extractive import community_weight
-from graphrag_lite.query.global_search import NOT_FOUND, global_search, global_search_stream
+from graphrag_lite.query.global_.extractive import community_weight
+from graphrag_lite.query.global_.search import NOT_FOUND
 from graphrag_lite.query.index_data import IndexData
 
 THEMES = "What are the main themes of the story?"
@@ -39,7 +40,9 @@ async def test_map_per_batch_then_one_reduce(
     settings = llm_settings(llm_server, tmp_path)
     async with open_chat(settings) as chat:
         # 160 tokens hold one level-0 report: one batch per report.
-        result = await global_search(THEMES, data, chat, embedder, settings, context_tokens=160)
+        result = await run_query(
+            THEMES, GlobalOptions(context_tokens=160), QueryEnv(data, chat, embedder, settings)
+        )
     maps, reduces = llm_server.requests(MAP), llm_server.requests(REDUCE)
     assert len(maps) == result.extra["map_calls"] >= 2
     assert len(reduces) == 1 and reduces[0].timestamp >= max(m.timestamp for m in maps)
@@ -58,7 +61,9 @@ async def test_unrelated_question_is_answered_honestly_without_reduce(
 ) -> None:
     settings = llm_settings(llm_server, tmp_path)
     async with open_chat(settings) as chat:
-        result = await global_search("What is the boiling point of mercury?", data, chat, embedder, settings)
+        result = await run_query(
+            "What is the boiling point of mercury?", GlobalOptions(), QueryEnv(data, chat, embedder, settings)
+        )
     assert result.answer == NOT_FOUND and not result.citations
     assert len(llm_server.requests(MAP)) == 1 and not llm_server.requests(REDUCE)
     assert result.extra["points_relevant"] == 0
@@ -70,7 +75,9 @@ async def test_dynamic_selection_descends_into_relevant_children(
     settings = llm_settings(llm_server, tmp_path)
     settings.query.global_.dynamic_selection = True
     async with open_chat(settings) as chat:
-        result = await global_search("Who is the father of Tiny Tim?", data, chat, embedder, settings)
+        result = await run_query(
+            "Who is the father of Tiny Tim?", GlobalOptions(), QueryEnv(data, chat, embedder, settings)
+        )
     # Both roots rated, then the two children of the relevant Cratchit report; one child is kept.
     assert result.extra["reports_rated"] == 4 == len(llm_server.requests(RATE))
     assert result.extra["reports_used"] == 1
@@ -85,14 +92,14 @@ async def test_dynamic_selection_keeps_parent_when_no_child_is_relevant(
     settings = llm_settings(llm_server, tmp_path)
     settings.query.global_.dynamic_selection = True
     async with open_chat(settings) as chat:
-        result = await global_search(THEMES, data, chat, embedder, settings)
+        result = await run_query(THEMES, GlobalOptions(), QueryEnv(data, chat, embedder, settings))
     assert result.extra == {**result.extra, "reports_rated": 6, "reports_used": 2}
     assert {data.report_by_id[r].level for r in result.context.reports} == {0}
 
 
 async def test_extractive_global_quotes_report_findings(data: IndexData, embedder: Embedder) -> None:
     settings = offline_settings(data.root or Path("."))
-    result = await global_search(THEMES, data, None, embedder, settings)
+    result = await run_query(THEMES, GlobalOptions(), QueryEnv(data, None, embedder, settings))
     assert result.extractive and result.answer.startswith(EXTRACTIVE_LABEL)
     first_quote = result.answer.splitlines()[2]
     assert "theme of the story" in first_quote and "[Data: Reports (" in first_quote
@@ -104,7 +111,7 @@ async def test_extractive_global_is_an_overview_one_finding_per_community(
     data: IndexData, embedder: Embedder
 ) -> None:
     settings = offline_settings(data.root or Path("."))
-    result = await global_search(THEMES, data, None, embedder, settings)
+    result = await run_query(THEMES, GlobalOptions(), QueryEnv(data, None, embedder, settings))
     quotes = [line for line in result.answer.splitlines() if line.startswith("- ")]
     cited = [re.findall(r"Reports \((\d+)\)", line) for line in quotes]
     assert len(quotes) >= 2 and all(len(c) == 1 for c in cited)
@@ -128,6 +135,8 @@ async def test_global_stream_joins_to_answer(
 ) -> None:
     settings = llm_settings(llm_server, tmp_path)
     async with open_chat(settings) as chat:
-        joined, result = await collect(global_search_stream(THEMES, data, chat, embedder, settings))
+        joined, result = await collect(
+            open_stream(THEMES, GlobalOptions(), QueryEnv(data, chat, embedder, settings))
+        )
     assert joined == result.answer and result.citations
     assert llm_server.requests(REDUCE)[0].stream and not llm_server.requests(MAP)[0].stream

@@ -14,10 +14,10 @@ from graphrag_lite.errors import IndexNotFoundError
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.models.tokens import count_tokens
 from graphrag_lite.query.answer import collect
-from graphrag_lite.query.context_local import build_local_context
+from graphrag_lite.query.engine import LocalOptions, QueryEnv, open_stream, run_query
 from graphrag_lite.query.extractive import EXTRACTIVE_LABEL
 from graphrag_lite.query.index_data import IndexData
-from graphrag_lite.query.local import local_search, local_search_stream
+from graphrag_lite.query.local.context import build_local_context
 
 QUESTION = "Who is Tiny Tim's father?"
 
@@ -49,7 +49,7 @@ async def test_context_matches_named_entity_and_its_relationships(
 
 async def test_extractive_answer_cites_bob_cratchit(data: IndexData, embedder: Embedder) -> None:
     settings = offline_settings(data.root or Path("."))
-    result = await local_search(QUESTION, data, None, embedder, settings)
+    result = await run_query(QUESTION, LocalOptions(), QueryEnv(data, None, embedder, settings))
     assert result.extractive and result.answer.startswith(EXTRACTIVE_LABEL)
     assert result.llm_calls == 0
     assert result.citations, result.answer
@@ -66,7 +66,7 @@ async def test_llm_answer_over_http_cites_sources(
 ) -> None:
     settings = llm_settings(llm_server, tmp_path)
     async with open_chat(settings) as chat:
-        result = await local_search(QUESTION, data, chat, embedder, settings)
+        result = await run_query(QUESTION, LocalOptions(), QueryEnv(data, chat, embedder, settings))
     calls = llm_server.requests("query:")
     assert len(calls) == 1 and "-----Sources-----" in calls[0].messages[0]["content"]
     assert calls[0].messages[-1]["content"] == QUESTION
@@ -79,7 +79,9 @@ async def test_llm_answer_over_http_cites_sources(
 @pytest.mark.parametrize("budget", [600, 1500])
 async def test_small_budget_is_respected(data: IndexData, embedder: Embedder, budget: int) -> None:
     settings = offline_settings(data.root or Path("."))
-    result = await local_search(QUESTION, data, None, embedder, settings, context_tokens=budget)
+    result = await run_query(
+        QUESTION, LocalOptions(context_tokens=budget), QueryEnv(data, None, embedder, settings)
+    )
     assert result.context_text is not None
     assert count_tokens(result.context_text) <= budget
     assert result.context.text_units and result.context.entities
@@ -104,7 +106,9 @@ async def test_stream_deltas_join_to_answer(
 ) -> None:
     settings = llm_settings(llm_server, tmp_path)
     async with open_chat(settings) as chat:
-        joined, result = await collect(local_search_stream(QUESTION, data, chat, embedder, settings))
+        joined, result = await collect(
+            open_stream(QUESTION, LocalOptions(), QueryEnv(data, chat, embedder, settings))
+        )
     assert joined == result.answer and "[Data: Sources (" in joined
     assert llm_server.requests("query:")[0].stream
     assert result.llm_calls == 1 and result.citations
@@ -112,7 +116,7 @@ async def test_stream_deltas_join_to_answer(
 
 async def test_extractive_stream_is_one_delta(data: IndexData, embedder: Embedder) -> None:
     settings = offline_settings(data.root or Path("."))
-    stream = local_search_stream(QUESTION, data, None, embedder, settings)
+    stream = open_stream(QUESTION, LocalOptions(), QueryEnv(data, None, embedder, settings))
     deltas = [d async for d in stream]
     assert stream.result is not None and deltas == [stream.result.answer]
 

@@ -10,11 +10,11 @@ import numpy as np
 from support.replies import ReplyRequest
 from support.replies.query import LOCAL_MARKER, MAP_MARKER, answer_from_sources, map_points
 
+from graphrag_lite.models.json_reply import parse_json_object
 from graphrag_lite.models.tokens import get_tokenizer
+from graphrag_lite.query.basic.context import light_stem, reciprocal_rank_fusion
 from graphrag_lite.query.citations import parse_cited_ids, strip_citations
-from graphrag_lite.query.context_basic import light_stem, reciprocal_rank_fusion
 from graphrag_lite.query.extractive import Evidence, format_extractive, rank_evidence, split_sentences
-from graphrag_lite.query.json_reply import parse_json_object
 from graphrag_lite.query.names import EntityNameIndex, name_key
 from graphrag_lite.query.result import Citation, ContextRecords, QueryResult
 from graphrag_lite.query.sections import ContextIds, TableSection

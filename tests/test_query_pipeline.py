@@ -14,8 +14,15 @@ from support import TestLLMServer
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.config import load_settings
 from graphrag_lite.models.factory import create_embedder
-from graphrag_lite.query.engines import open_stream, run_query
-from graphrag_lite.query.global_search import NOT_FOUND
+from graphrag_lite.query.engine import (
+    BasicOptions,
+    GlobalOptions,
+    LocalOptions,
+    QueryEnv,
+    open_stream,
+    run_query,
+)
+from graphrag_lite.query.global_.search import NOT_FOUND
 from graphrag_lite.query.index_data import IndexData
 
 pytestmark = pytest.mark.slow
@@ -39,9 +46,8 @@ def fast_data(fast_root: Path) -> IndexData:
 
 async def test_local_extractive_on_real_index_cites_bob(fast_root: Path, fast_data: IndexData) -> None:
     settings = load_settings(fast_root)
-    result = await run_query(
-        "local", "Who is Tiny Tim's father?", fast_data, None, create_embedder(settings), settings
-    )
+    env = QueryEnv(fast_data, None, create_embedder(settings), settings)
+    result = await run_query("Who is Tiny Tim's father?", LocalOptions(), env)
     assert result.extractive and result.citations
     cited = [fast_data.text_unit_by_id[c.text_unit_id].text for c in result.citations]
     assert any("Bob" in text and "Tim" in text for text in cited), result.answer
@@ -54,14 +60,13 @@ async def test_all_methods_over_http_on_real_index(
     settings = llm_settings(llm_server, tmp_path)
     embedder = create_embedder(load_settings(fast_root))
     async with open_chat(settings) as chat:
-        local = await run_query("local", "Who is Tiny Tim's father?", fast_data, chat, embedder, settings)
-        basic = await run_query(
-            "basic", "Who went down a slide on Cornhill?", fast_data, chat, embedder, settings
+        local = await run_query(
+            "Who is Tiny Tim's father?", LocalOptions(), QueryEnv(fast_data, chat, embedder, settings)
         )
-        unrelated = await run_query(
-            "global", "What is the boiling point of mercury?", fast_data, chat, embedder, settings
-        )
-        stream = open_stream("global", "Who is Marley?", fast_data, chat, embedder, settings)
+        env = QueryEnv(fast_data, chat, embedder, settings)
+        basic = await run_query("Who went down a slide on Cornhill?", BasicOptions(), env)
+        unrelated = await run_query("What is the boiling point of mercury?", GlobalOptions(), env)
+        stream = open_stream("Who is Marley?", GlobalOptions(), QueryEnv(fast_data, chat, embedder, settings))
         deltas = [d async for d in stream]
     assert any("Bob" in fast_data.text_unit_by_id[c.text_unit_id].text for c in local.citations)
     assert any("Cornhill" in fast_data.text_unit_by_id[c.text_unit_id].text for c in basic.citations)

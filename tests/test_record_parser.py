@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graphrag_lite.index.record_parser import parse_records, parse_weight
+from graphrag_lite.index.extract.records import parse_records, parse_weight
 from graphrag_lite.store.ids import normalize_title
 
 WELL_FORMED = """("entity"|Ebenezer Scrooge|person|A miserly old man who keeps a counting-house in London.)

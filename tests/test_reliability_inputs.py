@@ -26,7 +26,7 @@ from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.cli.main import app
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import IndexNotFoundError
-from graphrag_lite.index.loading import load_documents
+from graphrag_lite.index.input.loading import load_documents
 from graphrag_lite.store.tables import read_table
 
 UTF16_TEXT = "Fred's party: the Ghost of Christmas Present — 幽霊 🎄 — watched Topper at blind-man's buff.\n"

@@ -10,9 +10,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from graphrag_lite.index.chunking import chunk_documents
-from graphrag_lite.index.reports_extractive import extractive_reports, rating_for
-from graphrag_lite.index.sentences import NameMatcher, split_sentences, textrank, word_keys
+from graphrag_lite.index.input.chunking import chunk_documents
+from graphrag_lite.index.reports.extractive import extractive_reports, rating_for
+from graphrag_lite.index.reports.sentences import NameMatcher, split_sentences, textrank, word_keys
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.store.graph import compute_degrees
 from graphrag_lite.store.ids import community_id, entity_id, relationship_id, report_id

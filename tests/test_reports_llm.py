@@ -19,9 +19,9 @@ from support import TestLLMServer
 from support.replies.reports import MALFORMED_ALWAYS, MALFORMED_ONCE
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.index.communities import hierarchical_communities
-from graphrag_lite.index.report_context import build_report_context
-from graphrag_lite.index.reports_llm import JSON_REMINDER, ReportResult, generate_reports
+from graphrag_lite.index.graph.communities import hierarchical_communities
+from graphrag_lite.index.reports.context import build_report_context
+from graphrag_lite.index.reports.llm import JSON_REMINDER, ReportResult, generate_reports
 from graphrag_lite.models.base import ChatModel, UsageMeter
 from graphrag_lite.models.factory import create_chat
 from graphrag_lite.models.tokens import get_tokenizer

@@ -12,7 +12,7 @@ from graphrag_lite.errors import WorkflowError
 from graphrag_lite.models.base import UsageMeter
 from graphrag_lite.store.atomic import read_json
 from graphrag_lite.store.records import Document, TextUnit
-from graphrag_lite.workflows.runner import StepContext, WorkflowRunner
+from graphrag_lite.workflows.runner import Step, StepContext, WorkflowRunner
 from graphrag_lite.workflows.spec import StepSpec, WorkflowSpec, load_workflow
 
 
@@ -42,15 +42,15 @@ def _make(tmp_path: Path, calls: list[str], fail_once: set[str]) -> tuple[Workfl
         "test",
         "",
         (
-            StepSpec("first", reads=("input",), writes=("documents",), settings=("input",)),
-            StepSpec("second", reads=("documents",), writes=("work/text_units",), settings=("chunks.size",)),
+            StepSpec("first", reads=("input",), writes=("documents",)),
+            StepSpec("second", reads=("documents",), writes=("work/text_units",)),
         ),
     )
     settings = load_settings(tmp_path)
     runner = WorkflowRunner(
         settings,
         spec,
-        {"first": first, "second": second},
+        {"first": Step(first, settings=("input",)), "second": Step(second, settings=("chunks.size",))},
         chat=None,
         meter=UsageMeter(),
         embedder_factory=_embedder,

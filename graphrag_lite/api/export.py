@@ -21,12 +21,12 @@ from typing import IO, Any, Literal
 
 import networkx as nx
 
-from graphrag_lite.errors import IndexNotFoundError, InputError
+from graphrag_lite.errors import InputError
 from graphrag_lite.store.atomic import atomic_write, atomic_write_text
 from graphrag_lite.store.graph import build_graph, export_graphml
 from graphrag_lite.store.ids import normalize_title
+from graphrag_lite.store.reader import IndexReader
 from graphrag_lite.store.records import Community, Entity, Relationship
-from graphrag_lite.store.tables import read_records, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -75,37 +75,15 @@ class GraphTables:
         return sorted({c.level for c in self.communities})
 
 
-def _guess_root(output_dir: Path) -> Path:
-    """The project root to name in messages: the folder above output/ that holds settings.yaml."""
-    for candidate in (output_dir.parent, output_dir.parent.parent):
-        if (candidate / "settings.yaml").is_file():
-            return candidate
-    return output_dir.parent
-
-
-def require_index(output_dir: Path, tables: tuple[str, ...] = ("entities", "relationships")) -> None:
-    """Raise IndexNotFoundError (saying what to run) unless every table in ``tables`` exists."""
-    missing = [name for name in tables if not table_exists(output_dir, name)]
-    if missing:
-        root = _guess_root(Path(output_dir))
-        raise IndexNotFoundError(
-            f"No graph found in {output_dir} (missing: {', '.join(missing)}). Build the index first: "
-            f"`graphrag-lite index --root {root}`."
-        )
-
-
-def load_graph_tables(output_dir: Path) -> GraphTables:
-    """Entities, relationships and (when present) communities of the index in ``output_dir``."""
-    require_index(output_dir)
-    communities: list[Community] = []
-    if table_exists(output_dir, "communities"):
-        communities = read_records(output_dir, "communities")
-    else:
-        log.warning("No communities table in %s: the export carries no community attributes.", output_dir)
+def load_graph_tables(reader: IndexReader) -> GraphTables:
+    """Entities, relationships and (when present) communities of the index."""
+    reader.require(("entities", "relationships"), what="graph")
+    if not reader.has("communities"):
+        log.warning("No communities table in %s: the export carries no community attributes.", reader.output)
     return GraphTables(
-        entities=read_records(output_dir, "entities"),
-        relationships=read_records(output_dir, "relationships"),
-        communities=communities,
+        entities=reader.records("entities"),
+        relationships=reader.records("relationships"),
+        communities=reader.records_if_exists("communities"),
     )
 
 
@@ -214,7 +192,7 @@ def export_graph(output_dir: Path, fmt: ExportFormat, out: Path | None = None) -
     if fmt not in FORMATS:
         raise UnknownFormatError(f"Unknown export format '{fmt}': use one of {', '.join(FORMATS)}.")
     output_dir = Path(output_dir)
-    tables = load_graph_tables(output_dir)
+    tables = load_graph_tables(IndexReader(output_dir))
     graph = export_graph_object(tables)
     target = Path(out) if out is not None else default_export_path(output_dir, fmt)
     if fmt == "graphml":

@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphrag_lite.config import Settings, load_settings
 from graphrag_lite.errors import ConfigError
@@ -21,9 +21,10 @@ from graphrag_lite.query.result import QueryResult
 from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
 from graphrag_lite.workflows.update import UpdateReport
 
+if TYPE_CHECKING:
+    from graphrag_lite.query.engine import QueryEnv, SearchOptions
+
 T = TypeVar("T")
-QueryMethod = Literal["local", "global", "drift", "basic"]
-METHODS: tuple[str, ...] = ("local", "global", "drift", "basic")
 
 
 class GraphRAG:
@@ -174,69 +175,55 @@ class GraphRAG:
             self._data = None
 
     # -- querying --------------------------------------------------------------------------------------
-    def _engine_kwargs(
-        self, community_level: int | None, context_tokens: int | None, history: list[dict[str, str]] | None
-    ) -> dict[str, Any]:
-        return {"community_level": community_level, "context_tokens": context_tokens, "history": history}
+    async def _env(self) -> QueryEnv:
+        from graphrag_lite.query.engine import QueryEnv
+
+        data = await asyncio.to_thread(self._index_data)
+        return QueryEnv(data, self.chat, self.embedder, self.settings)
 
     async def aquery(
         self,
         text: str,
-        method: str = "local",
+        method: str | SearchOptions = "local",
         *,
         community_level: int | None = None,
         context_tokens: int | None = None,
         history: list[dict[str, str]] | None = None,
     ) -> QueryResult:
-        """Answer ``text`` with local, global, drift or basic search."""
-        from graphrag_lite.query.engines import run_query
+        """Answer ``text`` with local, global, drift or basic search (or the method of an options object)."""
+        from graphrag_lite.query.engine import options_for, run_query
 
-        if method not in METHODS:
-            raise ConfigError(f"Unknown query method '{method}'. Use one of: {', '.join(METHODS)}.")
-        data = await asyncio.to_thread(self._index_data)
-        result = await run_query(
-            method,
-            text,
-            data,
-            self.chat,
-            self.embedder,
-            self.settings,
-            **self._engine_kwargs(community_level, context_tokens, history),
+        options = method if not isinstance(method, str) else None
+        options = options or options_for(
+            str(method), community_level=community_level, context_tokens=context_tokens, history=history
         )
+        result = await run_query(text, options, await self._env())
         self.last_result = result
         return result
 
-    def query(self, text: str, method: str = "local", **options: Any) -> QueryResult:
+    def query(self, text: str, method: str | SearchOptions = "local", **options: Any) -> QueryResult:
         return self._run(self.aquery(text, method, **options))
 
     async def astream(
         self,
         text: str,
-        method: str = "local",
+        method: str | SearchOptions = "local",
         *,
         community_level: int | None = None,
         context_tokens: int | None = None,
         history: list[dict[str, str]] | None = None,
     ) -> AsyncIterator[str]:
         """Yield the answer as it is written; the full result is then in ``last_result``."""
-        from graphrag_lite.query.engines import stream_query
+        from graphrag_lite.query.engine import open_stream, options_for
 
-        if method not in METHODS:
-            raise ConfigError(f"Unknown query method '{method}'. Use one of: {', '.join(METHODS)}.")
-        data = await asyncio.to_thread(self._index_data)
-        holder: dict[str, QueryResult] = {}
-        async for delta in stream_query(
-            method,
-            text,
-            data,
-            self.chat,
-            self.embedder,
-            self.settings,
-            holder,
-            **self._engine_kwargs(community_level, context_tokens, history),
-        ):
+        options = method if not isinstance(method, str) else None
+        options = options or options_for(
+            str(method), community_level=community_level, context_tokens=context_tokens, history=history
+        )
+        stream = open_stream(text, options, await self._env())
+        async for delta in stream:
             yield delta
-        self.last_result = holder.get("result")
+        self.last_result = stream.result
 
     # per-method conveniences
     async def alocal_search(self, text: str, **options: Any) -> QueryResult:

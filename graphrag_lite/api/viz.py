@@ -27,8 +27,8 @@ from graphrag_lite.api.export import community_of, load_graph_tables
 from graphrag_lite.errors import GraphRAGError
 from graphrag_lite.store.atomic import atomic_write_text
 from graphrag_lite.store.ids import normalize_title
+from graphrag_lite.store.reader import IndexReader
 from graphrag_lite.store.records import Community, Document, Entity, Relationship, TextUnit
-from graphrag_lite.store.tables import read_records, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,8 @@ def force_layout(
         length = np.sqrt((disp * disp).sum(1)) + 1e-9
         pos += disp * (np.minimum(length, temperature) / length)[:, None]
         temperature = max(temperature - cooling, 0.05)
-    return pos - pos.mean(0)
+    centred: np.ndarray = pos - pos.mean(0)
+    return centred
 
 
 # -- page data ----------------------------------------------------------------------------------------
@@ -175,22 +176,6 @@ def _clip(text: str, limit: int, *, one_line: bool = True) -> str:
     """``text`` cut to ``limit`` characters with an ellipsis; ``one_line`` collapses whitespace."""
     text = " ".join(str(text).split()) if one_line else str(text).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _load_sources(output_dir: Path) -> _Sources:
-    units: dict[str, TextUnit] = {}
-    documents: dict[str, Document] = {}
-    if table_exists(output_dir, "text_units"):
-        units = {u.id: u for u in read_records(output_dir, "text_units")}
-    if table_exists(output_dir, "documents"):
-        documents = {d.id: d for d in read_records(output_dir, "documents")}
-    return _Sources(units, documents)
-
-
-def _report_titles(output_dir: Path) -> dict[str, str]:
-    if not table_exists(output_dir, "community_reports"):
-        return {}
-    return {r.community_id: r.title for r in read_records(output_dir, "community_reports") if r.title}
 
 
 @dataclass
@@ -277,8 +262,8 @@ def build_viz_data(
     output_dir: Path, level: int | None = None, max_nodes: int = 500, title: str | None = None
 ) -> dict[str, Any]:
     """Everything the page shows, as plain JSON-ready data (the keys are documented in assets/viz.js)."""
-    output_dir = Path(output_dir)
-    tables = load_graph_tables(output_dir)
+    reader = IndexReader(output_dir)
+    tables = load_graph_tables(reader)
     levels = tables.levels
     if level is not None and level not in levels:
         known = ", ".join(map(str, levels)) or "none (the index has no communities)"
@@ -288,7 +273,12 @@ def build_viz_data(
     membership = community_of(tables.communities)
     edges = _collect_edges(tables.relationships, tables.entities, shown)
     positions = _positions(shown, edges, membership, colour_level)
-    sources = _SourceTable(_load_sources(output_dir))
+    sources = _SourceTable(
+        _Sources(
+            {u.id: u for u in reader.records_if_exists("text_units")},
+            {d.id: d for d in reader.records_if_exists("documents")},
+        )
+    )
     max_degree = max([int(e.degree) for e in shown] + [1])
     nodes: list[dict[str, Any]] = []
     for i, entity in enumerate(shown):
@@ -310,7 +300,7 @@ def build_viz_data(
                 "h": edges.left_out.get(i, 0),
             }
         )
-    reports = _report_titles(output_dir)
+    reports = {r.community_id: r.title for r in reader.records_if_exists("community_reports") if r.title}
     used = {c for node in nodes for c in node["c"] if c}
     return {
         "meta": {

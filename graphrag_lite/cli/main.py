@@ -170,19 +170,20 @@ def query(
     _logging(verbose)
     from graphrag_lite.api.facade import GraphRAG
     from graphrag_lite.cli.render import print_result, run_batch
+    from graphrag_lite.query.engine import options_for
 
-    options: dict[str, Any] = {"community_level": community_level, "context_tokens": context_tokens}
     try:
+        options = options_for(method.value, community_level=community_level, context_tokens=context_tokens)
         rag = GraphRAG(root)
         if batch is not None:
-            asyncio.run(run_batch(rag, batch, method.value, options, concurrency))
+            asyncio.run(run_batch(rag, batch, options, concurrency))
             return
         if not question:
             raise typer.BadParameter("give a question, or --batch FILE")
         if stream and not as_json:
 
             async def _stream() -> Any:
-                async for delta in rag.astream(question, method=method.value, **options):
+                async for delta in rag.astream(question, options):
                     sys.stdout.write(delta)
                     sys.stdout.flush()
                 sys.stdout.write("\n")
@@ -190,7 +191,7 @@ def query(
 
             result = asyncio.run(_stream())
         else:
-            result = rag.query(question, method=method.value, **options)
+            result = rag.query(question, options)
     except GraphRAGError as exc:
         _fail(exc)
         return

@@ -6,12 +6,16 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from graphrag_lite.errors import GraphRAGError, InputError
+
+if TYPE_CHECKING:
+    from graphrag_lite.api.facade import GraphRAG
+    from graphrag_lite.query.engine import SearchOptions
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False)
@@ -111,7 +115,7 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
     )
 
 
-async def run_batch(rag: Any, path: Path, method: str, options: dict[str, Any], concurrency: int) -> None:
+async def run_batch(rag: GraphRAG, path: Path, options: SearchOptions, concurrency: int) -> None:
     """Answer every line of a JSONL file, writing one JSON result per line (ids kept, input order)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -141,7 +145,7 @@ async def run_batch(rag: Any, path: Path, method: str, options: dict[str, Any], 
             nonlocal next_to_print
             async with semaphore:
                 try:
-                    result = await rag.aquery(text, method, **options)
+                    result = await rag.aquery(text, options)
                     row = {"id": qid, "question": text, **result.to_dict()}
                 except GraphRAGError as exc:
                     row = {"id": qid, "question": text, "error": str(exc)}
@@ -157,25 +161,22 @@ async def run_batch(rag: Any, path: Path, method: str, options: dict[str, Any], 
 
 def print_stats(root: Path, *, as_json: bool = False) -> None:
     from graphrag_lite.config import load_settings
-    from graphrag_lite.store.atomic import read_json
-    from graphrag_lite.store.tables import read_table, table_exists
+    from graphrag_lite.store.layout import TABLE_NAMES
+    from graphrag_lite.store.reader import IndexReader
 
     settings = load_settings(root)
-    output = settings.output_path
-    if not table_exists(output, "entities"):
-        raise GraphRAGError(f"No index in {output}. Run `graphrag-lite index --root {settings.root}` first.")
-    summary: dict[str, Any] = {"tables": {}}
-    for name in ("documents", "text_units", "entities", "relationships", "communities", "community_reports"):
-        if table_exists(output, name):
-            summary["tables"][name] = len(read_table(output, name))
-    entities = read_table(output, "entities")
+    reader = IndexReader(settings.output_path, settings.root)
+    output = reader.output
+    reader.require(("entities",))
+    summary: dict[str, Any] = {"tables": {n: len(reader.frame(n)) for n in TABLE_NAMES if reader.has(n)}}
+    entities = reader.frame("entities")
     top = entities.sort_values(["degree", "title"], ascending=[False, True]).head(10)
     summary["top_entities"] = [
         {"title": str(title), "type": str(kind), "degree": int(degree)}
         for title, kind, degree in zip(top["title"], top["type"], top["degree"], strict=True)
     ]
-    if table_exists(output, "communities"):
-        communities = read_table(output, "communities")
+    if reader.has("communities"):
+        communities = reader.frame("communities")
         levels: dict[str, Any] = {}
         for level, group in communities.groupby("level"):
             sizes = group["size"]
@@ -186,7 +187,7 @@ def print_stats(root: Path, *, as_json: bool = False) -> None:
                 "max": int(sizes.max()),
             }
         summary["community_levels"] = levels
-    stats = read_json(output / "stats.json", {})
+    stats = reader.stats()
     summary["cost"] = stats.get("totals", {})
     summary["workflow"] = stats.get("workflow")
     if "last_update" in stats:

@@ -1,31 +1,6 @@
 """Settings: typed models with defaults, loaded from settings.yaml, .env and the environment."""
 
 from graphrag_lite.config.loader import load_settings
-from graphrag_lite.config.settings import (
-    CacheSettings,
-    ChunkSettings,
-    CommunitySettings,
-    EmbeddingSettings,
-    ExtractionSettings,
-    InputSettings,
-    LLMSettings,
-    NLPSettings,
-    QuerySettings,
-    ReportSettings,
-    Settings,
-)
+from graphrag_lite.config.settings import Settings
 
-__all__ = [
-    "CacheSettings",
-    "ChunkSettings",
-    "CommunitySettings",
-    "EmbeddingSettings",
-    "ExtractionSettings",
-    "InputSettings",
-    "LLMSettings",
-    "NLPSettings",
-    "QuerySettings",
-    "ReportSettings",
-    "Settings",
-    "load_settings",
-]
+__all__ = ["Settings", "load_settings"]

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from graphrag_lite.config.settings import Settings
+from graphrag_lite.config.template import iter_fields
 from graphrag_lite.errors import ConfigError
 
 SETTINGS_FILE = "settings.yaml"
@@ -74,20 +75,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
-    """The keys accepted at ``loc`` (to suggest them next to an unknown key)."""
-    current: Any = model
-    for part in loc[:-1]:
-        field = None
-        for name, info in current.model_fields.items():
-            if part in (name, info.alias):
-                field = info
-        if field is None or not (
-            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-        ):
-            return []
-        current = field.annotation
-    return sorted((info.alias or name) for name, info in current.model_fields.items() if name != "root")
+def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys accepted next to the unknown key at ``loc`` (to suggest them)."""
+    parent = ".".join(str(part) for part in loc[:-1])
+    return sorted(key.rpartition(".")[2] for key, _, _ in iter_fields() if key.rpartition(".")[0] == parent)
 
 
 def _explain(exc: ValidationError, source: str) -> ConfigError:
@@ -96,7 +87,7 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc)
         if err["type"] == "extra_forbidden":
-            known = _known_keys(Settings, loc)
+            known = _known_keys(loc)
             hint = f" Known keys here: {', '.join(known)}." if known else ""
             lines.append(f"{source}: unknown setting '{key}'.{hint} Fix the spelling or remove it.")
         else:
@@ -121,20 +112,38 @@ def _drop_empty_sections(data: dict[str, Any], model: type[BaseModel]) -> None:
             _drop_empty_sections(data[key], annotation)
 
 
-def _set(data: dict[str, Any], path: tuple[str, ...], value: str) -> None:
+def _node(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """The mapping at ``path`` (created where missing or not a mapping)."""
     node = data
-    for part in path[:-1]:
+    for part in path:
         child = node.get(part)
         if not isinstance(child, dict):
-            child = {}
-            node[part] = child
+            child = node[part] = {}
         node = child
-    if node.get(path[-1]) in (None, ""):
-        node[path[-1]] = value
+    return node
+
+
+def _apply_environment(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Environment fills what the file leaves unset; blank strings (from ``${UNSET_VAR}``) mean unset."""
+    for (*section, key), names in ENV_KEYS.items():
+        value = next((env[name] for name in names if env.get(name)), None)
+        if value is not None:
+            node = _node(data, tuple(section))
+            if node.get(key) in (None, ""):
+                node[key] = value
+    for name in ("llm", "embeddings"):
+        sec = data.get(name)
+        if isinstance(sec, dict):
+            for field in ("api_key", "api_base", "api_version"):
+                if sec.get(field) == "":
+                    sec[field] = None
 
 
 def load_settings(root: str | Path = ".", overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Load the project at ``root``. A missing settings.yaml means defaults (and environment)."""
+    """Load the project at ``root``. A missing settings.yaml means defaults (and environment).
+
+    ``overrides`` maps dotted keys (``llm.api_base``) to values that win over the file and the environment.
+    """
     root_path = Path(root).expanduser().resolve()
     if not root_path.is_dir():
         raise ConfigError(
@@ -145,26 +154,10 @@ def load_settings(root: str | Path = ".", overrides: Mapping[str, Any] | None = 
     path = root_path / SETTINGS_FILE
     data = _substitute(_read_yaml(path), env) if path.is_file() else {}
     _drop_empty_sections(data, Settings)
-    # Environment fills what the file leaves unset (empty strings count as unset).
-    for key_path, names in ENV_KEYS.items():
-        for name in names:
-            if env.get(name):
-                _set(data, key_path, env[name])
-                break
-    # Blank strings from ${UNSET_VAR} mean "not set".
-    for section in ("llm", "embeddings"):
-        sec = data.get(section)
-        if isinstance(sec, dict):
-            for key in ("api_key", "api_base", "api_version"):
-                if sec.get(key) == "":
-                    sec[key] = None
-    if overrides:
-        for dotted, value in overrides.items():
-            node = data
-            parts = dotted.split(".")
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = value
+    _apply_environment(data, env)
+    for dotted, value in (overrides or {}).items():
+        *section, key = dotted.split(".")
+        _node(data, tuple(section))[key] = value
     if "root" in data:
         raise ConfigError(f"{path}: unknown setting 'root'. The root is the folder holding settings.yaml.")
     data["root"] = root_path

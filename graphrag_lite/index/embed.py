@@ -1,8 +1,8 @@
 """Embed text units, entities and community reports into LanceDB.
 
-Entities are embedded as ``title: description`` and reports by their full content, so a query can match
-either by name or by what they are about. The tables are updated in place: only new or changed rows are
-embedded, rows of deleted records are removed.
+Text units are embedded as document title + text (``titled_text``), entities as ``title: description`` and
+reports by their full content, so a query can match either by name or by what they are about. The tables
+are updated in place: only new or changed rows are embedded, rows of deleted records are removed.
 """
 
 from __future__ import annotations
@@ -16,16 +16,10 @@ from typing import Any
 import numpy as np
 
 from graphrag_lite.models.base import Embedder
+from graphrag_lite.store import layout
 from graphrag_lite.store.atomic import atomic_write_text
-from graphrag_lite.store.records import CommunityReport, Entity, TextUnit
+from graphrag_lite.store.records import CommunityReport, Entity, TextUnit, titled_text
 from graphrag_lite.store.vectors import VectorStore
-
-COMPLETE_MARKER = ".complete"
-MODEL_FILE = ".embedding_model"  # the model the stored vectors came from; another model means a rebuild
-
-
-def entity_embedding_text(entity: Entity) -> str:
-    return f"{entity.title}: {entity.description}".strip()
 
 
 async def _embed_batches(
@@ -43,6 +37,7 @@ async def _embed_batches(
 
 async def embed_index(
     db_dir: Path,
+    titles: dict[str, str],
     text_units: list[TextUnit],
     entities: list[Entity],
     reports: list[CommunityReport],
@@ -52,28 +47,29 @@ async def embed_index(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Bring the three vector tables in line with the records; returns per table rows, embedded, deleted.
+    Text units are embedded with their document's title (``titles``: document id -> title).
 
     Rows whose id, text and columns are already stored (by the same embedding model) are kept; new or
     changed rows are embedded and upserted, rows of records that are gone are deleted. A completion marker
     is written last, so a half-done run is never taken for a finished one.
     """
     store = VectorStore(db_dir)
-    marker = db_dir / COMPLETE_MARKER
+    marker = db_dir / layout.COMPLETE_MARKER
     if marker.exists():
         marker.unlink()
-    model_file = db_dir / MODEL_FILE
+    model_file = db_dir / layout.EMBEDDING_MODEL_FILE  # another model means a rebuild
     same_model = model_file.is_file() and model_file.read_text(encoding="utf-8") == embedder.model
     if not same_model:  # rebuilding: a kill half-way must not leave vectors of two models behind
         model_file.unlink(missing_ok=True)
     sources = {
         "text_units": _Rows(
             [u.id for u in text_units],
-            [u.text for u in text_units],
+            [titled_text(titles.get(u.document_id, ""), u.text) for u in text_units],
             {"document_id": [u.document_id for u in text_units]},
         ),
         "entities": _Rows(
             [e.id for e in entities],
-            [entity_embedding_text(e) for e in entities],
+            [f"{e.title}: {e.description}".strip() for e in entities],
             {"title": [e.title for e in entities], "type": [e.type for e in entities]},
         ),
         "community_reports": _Rows(

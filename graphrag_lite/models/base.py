@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -31,23 +31,10 @@ class Usage:
     retries: int = 0
     failures: int = 0
 
-    def add(self, other: Usage) -> None:
-        self.llm_calls += other.llm_calls
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.cache_hits += other.cache_hits
-        self.retries += other.retries
-        self.failures += other.failures
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "llm_calls": self.llm_calls,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cache_hits": self.cache_hits,
-            "retries": self.retries,
-            "failures": self.failures,
-        }
+    def add(self, other: Usage, sign: int = 1) -> None:
+        """Add ``other`` (``sign=-1``: subtract it, to get what was spent since a snapshot)."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + sign * getattr(other, f.name))
 
 
 @dataclass
@@ -63,10 +50,9 @@ class UsageMeter:
             self.by_scope.setdefault(key, Usage()).add(usage)
 
     def get(self, scope: str) -> Usage:
+        """A copy of the usage of ``scope`` so far."""
         with self._lock:
-            total = Usage()
-            total.add(self.by_scope.get(scope, Usage()))
-            return total
+            return replace(self.by_scope.get(scope, Usage()))
 
     def fold(self, scope: str, into: str) -> Usage:
         """Move the usage of ``scope`` into ``into`` and return it (see :func:`item_usage`)."""
@@ -93,10 +79,6 @@ def usage_scope(name: str) -> Iterator[None]:
         _SCOPE.reset(token)
 
 
-def current_scope() -> str:
-    return _SCOPE.get()
-
-
 @contextlib.contextmanager
 def item_usage(meter: UsageMeter, item: str) -> Iterator[Usage]:
     """Measure what one item of work (a text unit, a report) costs; the yielded :class:`Usage` is filled
@@ -117,6 +99,11 @@ class ChatResponse:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+
+
+# The settings a chat reply depends on besides its messages (and json_mode, which each call chooses): the
+# model and the request parameters OpenAIChat sends. Every workflow step that asks the LLM declares them.
+CHAT_SETTINGS = ("llm.model", "llm.temperature", "llm.max_tokens")
 
 
 @runtime_checkable

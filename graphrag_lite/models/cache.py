@@ -54,7 +54,7 @@ class SQLiteCache:
     """Persistent ``key -> str | bytes`` store with hit/miss counters.
 
     ``enabled=False`` makes every lookup a miss and every write a no-op (the file is not even created).
-    Async ``get``/``set``/``get_many``/``set_many`` for the async core; ``*_sync`` twins for threads.
+    Async ``get``/``set``/``get_many``/``set_many`` for the async core; ``*_many_sync`` twins for threads.
     """
 
     def __init__(self, path: str | Path, *, enabled: bool = True, table: str = "entries") -> None:
@@ -95,19 +95,7 @@ class SQLiteCache:
                 self._conn.close()
                 self._conn = None
 
-    def __enter__(self) -> SQLiteCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- sync API ---------------------------------------------------------------------------------------
-    def get_sync(self, key: str) -> CacheValue | None:
-        return self.get_many_sync([key]).get(key)
-
-    def set_sync(self, key: str, value: CacheValue) -> None:
-        self.set_many_sync([(key, value)])
-
     def get_many_sync(self, keys: Sequence[str]) -> dict[str, CacheValue]:
         """The cached values of ``keys`` that are present; counts one hit or miss per distinct key."""
         wanted = list(dict.fromkeys(keys))
@@ -148,17 +136,14 @@ class SQLiteCache:
 
     # -- async API --------------------------------------------------------------------------------------
     async def get(self, key: str) -> CacheValue | None:
-        if not self.enabled:
-            return self.get_sync(key)  # counts the miss, touches no file
-        return await asyncio.to_thread(self.get_sync, key)
+        return (await self.get_many([key])).get(key)
 
     async def set(self, key: str, value: CacheValue) -> None:
-        if self.enabled:
-            await asyncio.to_thread(self.set_sync, key, value)
+        await self.set_many([(key, value)])
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, CacheValue]:
         if not self.enabled:
-            return self.get_many_sync(keys)
+            return self.get_many_sync(keys)  # counts the misses, touches no file
         return await asyncio.to_thread(self.get_many_sync, keys)
 
     async def set_many(self, items: Iterable[tuple[str, CacheValue]]) -> None:

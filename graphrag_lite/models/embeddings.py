@@ -11,8 +11,7 @@ import asyncio
 import logging
 import os
 import threading
-import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,12 @@ from graphrag_lite.errors import EmbeddingError
 from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model
 from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
 from graphrag_lite.models.openai_chat import (
-    backoff_seconds,
-    describe_openai_error,
-    make_async_client,
+    BadReply,
+    LoopState,
+    OpenAIEndpoint,
+    bad_reply_retrying,
     public_url,
-    redact,
+    retry_bad_replies,
 )
 from graphrag_lite.models.tokens import get_tokenizer
 
@@ -45,16 +45,37 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as float32."""
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    out = np.zeros_like(matrix)
+    np.divide(matrix, norms, out=out, where=norms > 0)
+    return out
 
 
-def pool_windows(vectors: np.ndarray, owners: Sequence[int], weights: Sequence[float], n: int) -> np.ndarray:
-    """Weighted mean of window vectors per owning text, renormalised: shape (n, dim)."""
-    out = np.zeros((n, vectors.shape[1]), dtype=np.float64)
-    np.add.at(
-        out, np.asarray(owners, dtype=np.int64), vectors * np.asarray(weights, dtype=np.float64)[:, None]
-    )
-    return normalize_rows(out)
+@dataclass
+class _Windows:
+    """The windows of a list of texts: each window's text, the index of its text and its length."""
+
+    texts: list[str]
+    owners: list[int]
+    weights: list[float]
+
+    @classmethod
+    def of(cls, texts: Sequence[str], split: Callable[[str], list[tuple[str, int]]]) -> _Windows:
+        out = cls([], [], [])
+        for i, text in enumerate(texts):
+            for window, length in split(text):
+                out.texts.append(window)
+                out.owners.append(i)
+                out.weights.append(float(max(length, 1)))
+        return out
+
+    def pool(self, vectors: np.ndarray, n: int) -> np.ndarray:
+        """One unit vector per text: the weighted mean of its windows' vectors, renormalised."""
+        if len(self.texts) == n:
+            return normalize_rows(vectors)
+        out = np.zeros((n, vectors.shape[1]), dtype=np.float64)
+        weighted = np.asarray(vectors) * np.asarray(self.weights, dtype=np.float64)[:, None]
+        np.add.at(out, np.asarray(self.owners, dtype=np.int64), weighted)
+        return normalize_rows(out)
 
 
 # -- local MiniLM -------------------------------------------------------------------------------------------
@@ -154,27 +175,17 @@ class LocalMiniLMEmbedder:
         """Blocking version of :meth:`embed` (for threads and scripts)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        st = self._st()
-        window_texts: list[str] = []
-        owners: list[int] = []
-        weights: list[float] = []
         # The fast tokenizer is not safe for concurrent use: windowing runs under the same lock as encoding.
         with _ENCODE_LOCK:
-            for i, text in enumerate(texts):
-                for window, n_pieces in self.windows(text):
-                    window_texts.append(window)
-                    owners.append(i)
-                    weights.append(float(max(n_pieces, 1)))
-            vectors = st.encode(
-                window_texts,
+            windows = _Windows.of(texts, self.windows)
+            vectors = self._st().encode(
+                windows.texts,
                 batch_size=min(self.batch_size, self.encode_batch),
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        if len(window_texts) == len(texts):
-            return normalize_rows(vectors)
-        return pool_windows(np.asarray(vectors), owners, weights, len(texts))
+        return windows.pool(vectors, len(texts))
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embed_sync, list(texts))
@@ -183,19 +194,15 @@ class LocalMiniLMEmbedder:
 # -- OpenAI-compatible endpoint -----------------------------------------------------------------------------
 
 
-@dataclass
-class _EmbedLoopState:
-    client: openai.AsyncOpenAI
-    semaphore: asyncio.Semaphore
-
-
-class OpenAIEmbedder:
+class OpenAIEmbedder(OpenAIEndpoint):
     """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint: batched, bounded, retried by the client.
 
     ``api_base``/``api_key`` fall back to the llm section when the embeddings section leaves them unset.
     ``dim`` is known up front for OpenAI's models, else learnt from the first reply (or pass ``dim``).
     Texts longer than ``max_input_tokens`` are windowed and pooled, never truncated.
     """
+
+    kind, section = "Embedding", "embeddings"
 
     def __init__(
         self,
@@ -207,45 +214,20 @@ class OpenAIEmbedder:
         max_input_tokens: int = 8000,
         encoding: str = "cl100k_base",
     ) -> None:
+        llm = llm or LLMSettings.model_validate({})
+        super().__init__(
+            settings.model,
+            llm,
+            api_key=settings.api_key or llm.api_key,
+            api_base=settings.api_base or llm.api_base,
+            api_version=llm.api_version if settings.api_base is None else None,
+            concurrency=settings.concurrency,
+        )
         self.settings = settings
-        self.model = settings.model
         self.meter = meter if meter is not None else UsageMeter()
         self.dim = dim or KNOWN_DIMS.get(settings.model, 0)
         self.max_input_tokens = max_input_tokens
         self.encoding = encoding
-        llm = llm or LLMSettings.model_validate({})
-        self.api_base = settings.api_base or llm.api_base
-        self.api_version = llm.api_version if settings.api_base is None else None
-        secret = settings.api_key or llm.api_key
-        self._key = secret.get_secret_value() if secret is not None else None
-        self.timeout = llm.request_timeout
-        self.max_retries = llm.max_retries
-        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _EmbedLoopState] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def __repr__(self) -> str:
-        return f"OpenAIEmbedder(model={self.model!r}, base_url={public_url(self.api_base)!r})"
-
-    def _state(self) -> _EmbedLoopState:
-        loop = asyncio.get_running_loop()
-        state = self._states.get(loop)
-        if state is None:
-            client = make_async_client(
-                api_key=self._key,
-                api_base=self.api_base,
-                api_version=self.api_version,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-            state = _EmbedLoopState(client=client, semaphore=asyncio.Semaphore(self.settings.concurrency))
-            self._states[loop] = state
-        return state
-
-    async def aclose(self) -> None:
-        state = self._states.pop(asyncio.get_running_loop(), None)
-        if state is not None:
-            await state.client.close()
 
     def _windows(self, text: str) -> list[tuple[str, int]]:
         tokenizer = get_tokenizer(self.encoding)
@@ -260,67 +242,53 @@ class OpenAIEmbedder:
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        window_texts: list[str] = []
-        owners: list[int] = []
-        weights: list[float] = []
-        for i, text in enumerate(texts):
-            for window, n_tokens in self._windows(text):
-                window_texts.append(window)
-                owners.append(i)
-                weights.append(float(n_tokens))
+        windows = _Windows.of(texts, self._windows)
         size = self.settings.batch_size
-        batches = [window_texts[i : i + size] for i in range(0, len(window_texts), size)]
-        results = await asyncio.gather(*(self._embed_batch(batch) for batch in batches))
-        vectors = np.concatenate(results, axis=0)
+        batches = [windows.texts[i : i + size] for i in range(0, len(windows.texts), size)]
+        vectors = np.concatenate(await asyncio.gather(*(self._embed_batch(b) for b in batches)), axis=0)
         self.dim = int(vectors.shape[1])
-        if len(window_texts) == len(texts):
-            return normalize_rows(vectors)
-        return pool_windows(vectors, owners, weights, len(texts))
+        return windows.pool(vectors, len(texts))
+
+    async def _request(self, state: LoopState, batch: list[str], usage: Usage) -> np.ndarray:
+        """One request; a 200 reply that is malformed or short of vectors raises :class:`BadReply`."""
+        raw = await state.client.embeddings.with_raw_response.create(
+            model=self.model, input=batch, encoding_format="float"
+        )
+        usage.retries += raw.retries_taken
+        try:
+            reply = raw.parse()
+        except (ValueError, openai.APIResponseValidationError):
+            raise BadReply("a malformed (non-JSON) reply") from None
+        if len(reply.data) != len(batch):
+            raise BadReply(f"{len(reply.data)} vectors for {len(batch)} inputs")
+        usage.prompt_tokens += reply.usage.prompt_tokens if reply.usage else 0
+        rows = sorted(reply.data, key=lambda d: d.index)
+        return np.asarray([row.embedding for row in rows], dtype=np.float32)
 
     async def _embed_batch(self, batch: list[str]) -> np.ndarray:
         state = self._state()
         usage = Usage(llm_calls=1)
-        problem = ""
+
+        def retried(_problem: str, _attempt: int) -> None:
+            usage.retries += 1
+
         try:
             async with state.semaphore:
-                for attempt in range(self.max_retries + 1):
-                    if attempt:
-                        usage.retries += 1
-                        await asyncio.sleep(backoff_seconds(attempt, 0.5))
-                    raw = await state.client.embeddings.with_raw_response.create(
-                        model=self.model, input=batch, encoding_format="float"
-                    )
-                    usage.retries += raw.retries_taken
-                    try:
-                        reply = raw.parse()
-                    except (ValueError, openai.APIResponseValidationError):
-                        problem = "a malformed (non-JSON) reply"
-                        continue
-                    if len(reply.data) != len(batch):
-                        problem = f"{len(reply.data)} vectors for {len(batch)} inputs"
-                        continue
-                    usage.prompt_tokens += reply.usage.prompt_tokens if reply.usage else 0
-                    rows = sorted(reply.data, key=lambda d: d.index)
-                    return np.asarray([row.embedding for row in rows], dtype=np.float32)
+                return await retry_bad_replies(
+                    lambda: self._request(state, batch, usage),
+                    bad_reply_retrying(self.max_retries, 0.5, retried),
+                )
+        except BadReply as exc:
+            usage.failures = 1
+            raise EmbeddingError(
+                f"Embedding call to model '{self.model}' failed: {public_url(self.api_base)} returned {exc} "
+                f"{self.max_retries + 1} time(s). Check embeddings.model names an embedding model."
+            ) from None
         except openai.OpenAIError as exc:
             usage.failures = 1
-            message = describe_openai_error(
-                exc,
-                what=f"Embedding call to model '{self.model}' failed",
-                base_url=self.api_base,
-                model=self.model,
-                retries=usage.retries,
-                timeout=self.timeout,
-                section="embeddings",
-            )
-            raise EmbeddingError(redact(message, self._key)) from None
+            raise EmbeddingError(self._failure(exc, usage.retries)) from None
         finally:
             self.meter.record(usage)
-        usage.failures = 1
-        raise EmbeddingError(
-            f"Embedding call to model '{self.model}' failed: {public_url(self.api_base)} returned {problem} "
-            f"{self.max_retries + 1} time(s). Check embeddings.model names an embedding model."
-        )
 
 
 # -- cache --------------------------------------------------------------------------------------------------

@@ -2,26 +2,35 @@
 
 Retries: the openai client retries 429, 5xx, timeouts and connection errors itself (exponential backoff with
 jitter, honouring Retry-After); ``llm.max_retries`` sets how many times. A 200 reply that is malformed JSON
-or has empty content is retried here, up to the same bound. Every call reports a :class:`Usage` to the meter
-under the current ``usage_scope``: ``llm_calls`` counts logical calls that went to the server, ``retries``
-the extra HTTP requests they needed, ``cache_hits`` calls answered from the cache. The API key never
-appears in an error message or a log line.
+or has empty content is retried with tenacity, up to the same bound. Every call reports a :class:`Usage` to
+the meter under the current ``usage_scope``: ``llm_calls`` counts logical calls that went to the server,
+``retries`` the extra HTTP requests they needed, ``cache_hits`` calls answered from the cache. The API key
+never appears in an error message or a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import random
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from aiolimiter import AsyncLimiter
+from pydantic import SecretStr
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from graphrag_lite.config.settings import LLMSettings
 from graphrag_lite.errors import ConfigError, LLMError
@@ -58,107 +67,44 @@ def redact(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret and len(secret) >= 4 else text
 
 
-def make_async_client(
-    *,
-    api_key: str | None,
-    api_base: str | None,
-    api_version: str | None,
-    timeout: float,
-    max_retries: int,
-) -> openai.AsyncOpenAI:
-    """An AsyncOpenAI (or AsyncAzureOpenAI when ``api_version`` is set) client."""
-    key = api_key or PLACEHOLDER_KEY
-    # Our own httpx client: the openai default one schedules its own close on whichever event loop runs
-    # when it is garbage-collected, which fails ("Event loop is closed") once its loop has gone.
-    http_client = openai.DefaultAsyncHttpxClient()
-    if api_version:
-        if not api_base:
-            raise ConfigError(
-                "llm.api_version is set (Azure OpenAI) but llm.api_base is empty. Set llm.api_base to your "
-                "Azure endpoint, e.g. https://<resource>.openai.azure.com."
-            )
-        return openai.AsyncAzureOpenAI(
-            azure_endpoint=api_base,
-            api_key=key,
-            api_version=api_version,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-        )
-    return openai.AsyncOpenAI(
-        base_url=api_base, api_key=key, timeout=timeout, max_retries=max_retries, http_client=http_client
+class BadReply(Exception):
+    """A 200 reply that cannot be used (malformed JSON, empty content, missing vectors): asked again."""
+
+
+T = TypeVar("T")
+
+
+def bad_reply_retrying(
+    max_retries: int, backoff_s: float, on_retry: Callable[[str, int], None]
+) -> AsyncRetrying:
+    """Retry :class:`BadReply` up to ``max_retries`` times (exponential backoff from ``backoff_s``, capped at
+    8 s, plus jitter), then re-raise it. ``on_retry(problem, attempt)`` runs before each new attempt."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        on_retry(str(state.outcome.exception() if state.outcome else ""), state.attempt_number + 1)
+
+    return AsyncRetrying(
+        retry=retry_if_exception_type(BadReply),
+        stop=stop_after_attempt(max_retries + 1),
+        wait=wait_exponential(multiplier=backoff_s, max=8.0) + wait_random(0, backoff_s / 4),
+        before_sleep=before_sleep,
+        reraise=True,
     )
 
 
-def describe_openai_error(
-    exc: Exception,
-    *,
-    what: str,
-    base_url: str | None,
-    model: str,
-    retries: int,
-    timeout: float,
-    section: str = "llm",
-) -> str:
-    """A message that says what failed and which setting (of ``section``) to check; never holds the key."""
-    where = public_url(base_url)
-    key_hint = "llm.api_key / GRAPHRAG_API_KEY / OPENAI_API_KEY"
-    if section != "llm":
-        key_hint = f"{section}.api_key (it falls back to {key_hint})"
-    server = f" Server said: {exc.message}"[:400] if isinstance(exc, openai.APIStatusError) else ""
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return (
-            f"{what}: the server at {where} rejected the API key (HTTP {exc.status_code}). "
-            f"Check {key_hint}.{server}"
-        )
-    if isinstance(exc, openai.NotFoundError):
-        return (
-            f"{what}: model '{model}' or the endpoint was not found at {where} (HTTP 404). Check "
-            f"{section}.model and {section}.api_base (OpenAI-style URLs usually end with /v1).{server}"
-        )
-    if isinstance(exc, openai.RateLimitError):
-        return (
-            f"{what}: still rate-limited by {where} after {retries} retries. Lower {section}.concurrency"
-            f" or the client-side rate caps (llm.requests_per_minute / llm.tokens_per_minute).{server}"
-        )
-    if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-        return (
-            f"{what}: the server at {where} kept failing (HTTP {exc.status_code}) after {retries} retries. "
-            f"Check the server's logs and health, or retry later.{server}"
-        )
-    if isinstance(exc, openai.APIStatusError):
-        hint = f"{section}.model"
-        if section == "llm":
-            hint += ", llm.max_tokens and whether the server supports JSON mode (llm.json_mode: false)"
-        status = exc.status_code
-        return f"{what}: the server at {where} refused the request (HTTP {status}). Check {hint}.{server}"
-    if isinstance(exc, openai.APITimeoutError):
-        return (
-            f"{what}: no reply from {where} within {timeout:g} s ({retries} retries). Check the server "
-            f"is up and not overloaded, or raise llm.request_timeout."
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        return (
-            f"{what}: cannot connect to {where} ({retries} retries). Check {section}.api_base "
-            f"and that the server is running."
-        )
-    return f"{what}: unexpected error from {where} for model '{model}': {type(exc).__name__}: {exc}"
+async def retry_bad_replies(request: Callable[[], Awaitable[T]], retrying: AsyncRetrying) -> T:
+    """``await request()``, asked again while it raises :class:`BadReply` (see :func:`bad_reply_retrying`)."""
+    async for attempt in retrying:
+        with attempt:
+            return await request()
+    raise AssertionError("unreachable: the last BadReply is re-raised")
 
 
-def backoff_seconds(attempt: int, base: float) -> float:
-    """Exponential backoff with 0-25% jitter (the openai client's own schedule), capped at 8 s."""
-    return min(base * 2.0 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random())
-
-
-# -- the chat model -----------------------------------------------------------------------------------------
-
-
-class _BadReply(Exception):
-    """A 200 reply that cannot be used (malformed JSON, empty content)."""
+# -- the connection plumbing the chat model and the embedder share -----------------------------------------
 
 
 @dataclass
-class _LoopState:
+class LoopState:
     """Per-event-loop objects: httpx connections and asyncio primitives must not cross loops."""
 
     client: openai.AsyncOpenAI
@@ -167,7 +113,136 @@ class _LoopState:
     tokens: AsyncLimiter | None
 
 
-class OpenAIChat:
+class OpenAIEndpoint:
+    """A model behind an OpenAI-compatible server: per event loop a client, a concurrency bound and the
+    optional rate caps; error messages that say what to check and never hold the key."""
+
+    kind, section = "LLM", "llm"  # named in error messages
+
+    def __init__(
+        self,
+        model: str,
+        llm: LLMSettings,
+        *,
+        api_key: SecretStr | None,
+        api_base: str | None,
+        api_version: str | None,
+        concurrency: int,
+        rate_caps: tuple[int | None, int | None] = (None, None),
+    ) -> None:
+        self.model, self.api_base, self.api_version = model, api_base, api_version
+        self.timeout, self.max_retries = llm.request_timeout, llm.max_retries
+        self.concurrency, self.rate_caps = concurrency, rate_caps
+        self._key = api_key.get_secret_value() if api_key is not None else None
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, base_url={public_url(self.api_base)!r})"
+
+    def _state(self) -> LoopState:
+        loop = asyncio.get_running_loop()
+        if loop not in self._states:
+            rpm, tpm = self.rate_caps
+            self._states[loop] = LoopState(
+                client=self._client(),
+                semaphore=asyncio.Semaphore(self.concurrency),
+                requests=AsyncLimiter(rpm, 60) if rpm else None,
+                tokens=AsyncLimiter(tpm, 60) if tpm else None,
+            )
+        return self._states[loop]
+
+    def _client(self) -> openai.AsyncOpenAI:
+        """An AsyncOpenAI (or AsyncAzureOpenAI when ``api_version`` is set) client."""
+        key, timeout, retries = self._key or PLACEHOLDER_KEY, self.timeout, self.max_retries
+        # Our own httpx client: the openai default one schedules its own close on whichever event loop runs
+        # when it is garbage-collected, which fails ("Event loop is closed") once its loop has gone.
+        http = openai.DefaultAsyncHttpxClient()
+        if not self.api_version:
+            return openai.AsyncOpenAI(
+                base_url=self.api_base, api_key=key, timeout=timeout, max_retries=retries, http_client=http
+            )
+        if not self.api_base:
+            raise ConfigError(
+                "llm.api_version is set (Azure OpenAI) but llm.api_base is empty. Set llm.api_base to your "
+                "Azure endpoint, e.g. https://<resource>.openai.azure.com."
+            )
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=self.api_base,
+            api_version=self.api_version,
+            api_key=key,
+            timeout=timeout,
+            max_retries=retries,
+            http_client=http,
+        )
+
+    async def aclose(self) -> None:
+        """Close this event loop's HTTP connections."""
+        state = self._states.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state.client.close()
+
+    def _failure(self, exc: openai.OpenAIError, retries: int) -> str:
+        """What failed and which setting (of ``section``) to check, for an error the openai client raised."""
+        what, where, section = (
+            f"{self.kind} call to model '{self.model}' failed",
+            public_url(self.api_base),
+            self.section,
+        )
+        key_hint = "llm.api_key / GRAPHRAG_API_KEY / OPENAI_API_KEY"
+        if section != "llm":
+            key_hint = f"{section}.api_key (it falls back to {key_hint})"
+        server = f" Server said: {exc.message}"[:400] if isinstance(exc, openai.APIStatusError) else ""
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            message = (
+                f"{what}: the server at {where} rejected the API key (HTTP {exc.status_code}). "
+                f"Check {key_hint}.{server}"
+            )
+        elif isinstance(exc, openai.NotFoundError):
+            message = (
+                f"{what}: model '{self.model}' or the endpoint was not found at {where} (HTTP 404). Check "
+                f"{section}.model and {section}.api_base (OpenAI-style URLs usually end with /v1).{server}"
+            )
+        elif isinstance(exc, openai.RateLimitError):
+            message = (
+                f"{what}: still rate-limited by {where} after {retries} retries. Lower {section}.concurrency"
+                f" or the client-side rate caps (llm.requests_per_minute / llm.tokens_per_minute).{server}"
+            )
+        elif isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+            message = (
+                f"{what}: the server at {where} kept failing (HTTP {exc.status_code}) after {retries} "
+                f"retries. Check the server's logs and health, or retry later.{server}"
+            )
+        elif isinstance(exc, openai.APIStatusError):
+            hint = f"{section}.model"
+            if section == "llm":
+                hint += ", llm.max_tokens and whether the server supports JSON mode (llm.json_mode: false)"
+            status = exc.status_code
+            message = (
+                f"{what}: the server at {where} refused the request (HTTP {status}). Check {hint}.{server}"
+            )
+        elif isinstance(exc, openai.APITimeoutError):
+            message = (
+                f"{what}: no reply from {where} within {self.timeout:g} s ({retries} retries). Check the "
+                "server is up and not overloaded, or raise llm.request_timeout."
+            )
+        elif isinstance(exc, openai.APIConnectionError):
+            message = (
+                f"{what}: cannot connect to {where} ({retries} retries). Check {section}.api_base "
+                f"and that the server is running."
+            )
+        else:
+            message = (
+                f"{what}: unexpected error from {where} for model '{self.model}': {type(exc).__name__}: {exc}"
+            )
+        return redact(message, self._key)
+
+
+# -- the chat model -----------------------------------------------------------------------------------------
+
+
+class OpenAIChat(OpenAIEndpoint):
     """The :class:`~graphrag_lite.models.base.ChatModel` over the openai client, with cache and limits."""
 
     def __init__(
@@ -179,49 +254,23 @@ class OpenAIChat:
         encoding: str = "cl100k_base",
         bad_reply_backoff_s: float = 0.5,
     ) -> None:
+        super().__init__(
+            settings.model,
+            settings,
+            api_key=settings.api_key,
+            api_base=settings.api_base,
+            api_version=settings.api_version,
+            concurrency=settings.concurrency,
+            rate_caps=(settings.requests_per_minute, settings.tokens_per_minute),
+        )
         self.settings = settings
-        self.model = settings.model
         self.cache = cache
         self.meter = meter if meter is not None else UsageMeter()
         self.encoding = encoding
         self.bad_reply_backoff_s = bad_reply_backoff_s
-        self._key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def __repr__(self) -> str:
-        return f"OpenAIChat(model={self.model!r}, base_url={public_url(self.settings.api_base)!r})"
-
-    # -- plumbing -----------------------------------------------------------------------------------------
-    def _state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        state = self._states.get(loop)
-        if state is None:
-            s = self.settings
-            client = make_async_client(
-                api_key=self._key,
-                api_base=s.api_base,
-                api_version=s.api_version,
-                timeout=s.request_timeout,
-                max_retries=s.max_retries,
-            )
-            state = _LoopState(
-                client=client,
-                semaphore=asyncio.Semaphore(s.concurrency),
-                requests=AsyncLimiter(s.requests_per_minute, 60) if s.requests_per_minute else None,
-                tokens=AsyncLimiter(s.tokens_per_minute, 60) if s.tokens_per_minute else None,
-            )
-            self._states[loop] = state
-        return state
-
-    async def aclose(self) -> None:
-        """Close this event loop's HTTP connections."""
-        state = self._states.pop(asyncio.get_running_loop(), None)
-        if state is not None:
-            await state.client.close()
 
     def _params(self, json_mode: bool, temperature: float | None, max_tokens: int | None) -> dict[str, Any]:
+        """The request parameters that change the reply: part of the cache key."""
         return {
             "temperature": self.settings.temperature if temperature is None else temperature,
             "max_tokens": self.settings.max_tokens if max_tokens is None else max_tokens,
@@ -229,12 +278,8 @@ class OpenAIChat:
         }
 
     def _request_args(self, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
-        args: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": params["temperature"],
-            "max_tokens": params["max_tokens"],
-        }
+        args: dict[str, Any] = {"model": self.model, "messages": messages}
+        args.update(temperature=params["temperature"], max_tokens=params["max_tokens"])
         if params["json_mode"]:
             args["response_format"] = {"type": "json_object"}
         return args
@@ -242,21 +287,14 @@ class OpenAIChat:
     def _count(self, messages: Sequence[Message]) -> int:
         return sum(count_tokens(str(m.get("content", "")), self.encoding) for m in messages)
 
-    async def _throttle(self, state: _LoopState, prompt_tokens: int) -> None:
-        if state.requests is not None:
-            await state.requests.acquire()
-        if state.tokens is not None:
-            await state.tokens.acquire(min(max(prompt_tokens, 1), state.tokens.max_rate))
-
     async def _cached(self, key: str) -> ChatResponse | None:
-        if self.cache is None:
-            return None
-        raw = await self.cache.get(key)
+        """The cached reply (counted as a cache hit), or None."""
+        raw = await self.cache.get(key) if self.cache is not None else None
         if raw is None:
             return None
         try:
             data = json.loads(raw)
-            return ChatResponse(
+            hit = ChatResponse(
                 text=str(data["text"]),
                 prompt_tokens=int(data.get("prompt_tokens", 0)),
                 completion_tokens=int(data.get("completion_tokens", 0)),
@@ -265,6 +303,8 @@ class OpenAIChat:
         except (ValueError, KeyError, TypeError):
             log.warning("Ignoring an unreadable chat cache entry %s", key[:12])
             return None
+        self.meter.record(Usage(cache_hits=1))
+        return hit
 
     async def _store(self, key: str, response: ChatResponse) -> None:
         if self.cache is not None:
@@ -276,24 +316,46 @@ class OpenAIChat:
             }
             await self.cache.set(key, json.dumps(data, ensure_ascii=False))
 
-    def _error(self, exc: Exception, retries: int) -> LLMError:
-        message = describe_openai_error(
-            exc,
-            what=f"LLM call to model '{self.model}' failed",
-            base_url=self.settings.api_base,
-            model=self.model,
-            retries=retries,
-            timeout=self.settings.request_timeout,
-        )
-        return LLMError(redact(message, self._key))
+    @contextlib.asynccontextmanager
+    async def _call(
+        self, msgs: list[Message], usage: Usage, sent: Sequence[str] = ()
+    ) -> AsyncIterator[LoopState]:
+        """A request slot (concurrency, rate caps) for one call. Failures become an :class:`LLMError` that
+        says what to check; ``usage`` is recorded either way. ``sent``: deltas a stream already yielded."""
+        state = self._state()
+        try:
+            async with state.semaphore:
+                if state.requests is not None:
+                    await state.requests.acquire()
+                if state.tokens is not None:
+                    await state.tokens.acquire(min(max(self._count(msgs), 1), state.tokens.max_rate))
+                yield state
+        except BadReply as exc:
+            usage.failures = 1
+            where = public_url(self.api_base)
+            message = (
+                f"LLM call to model '{self.model}' failed: the server at {where} "
+                f"returned {exc} {usage.retries + 1} time(s). Check that '{self.model}' is a chat model and "
+                "the server is OpenAI-compatible; with a small local model, try llm.json_mode: false."
+            )
+            raise LLMError(redact(message, self._key)) from None
+        except LLMError:
+            usage.failures = 1
+            raise
+        except openai.OpenAIError as exc:
+            usage.failures = 1
+            if isinstance(exc, _RETRYABLE) and not sent:
+                usage.retries += self.max_retries  # the client gave up after all of them
+            raise LLMError(self._failure(exc, usage.retries)) from None
+        finally:
+            self.meter.record(usage)
 
-    def _bad_reply_error(self, problem: str, attempts: int) -> LLMError:
-        message = (
-            f"LLM call to model '{self.model}' failed: the server at {public_url(self.settings.api_base)} "
-            f"returned {problem} {attempts} time(s). Check that '{self.model}' is a chat model and the "
-            "server is OpenAI-compatible; with a small local model, try llm.json_mode: false."
-        )
-        return LLMError(redact(message, self._key))
+    def _retrying(self, usage: Usage, what: str) -> AsyncRetrying:
+        def retried(problem: str, attempt: int) -> None:
+            usage.retries += 1
+            log.info("Retrying %s '%s' after %s (attempt %d)", what, self.model, problem, attempt)
+
+        return bad_reply_retrying(self.max_retries, self.bad_reply_backoff_s, retried)
 
     # -- ChatModel ----------------------------------------------------------------------------------------
     async def chat(
@@ -310,24 +372,12 @@ class OpenAIChat:
         key = chat_cache_key(self.model, msgs, params)
         hit = await self._cached(key)
         if hit is not None:
-            self.meter.record(Usage(cache_hits=1))
             return hit
-        state = self._state()
         usage = Usage(llm_calls=1)
-        try:
-            async with state.semaphore:
-                await self._throttle(state, self._count(msgs))
-                response = await self._complete(state, msgs, params, usage)
-        except _BadReply as exc:
-            usage.failures = 1
-            raise self._bad_reply_error(str(exc), usage.retries + 1) from None
-        except openai.OpenAIError as exc:
-            usage.failures = 1
-            if isinstance(exc, _RETRYABLE):
-                usage.retries += self.settings.max_retries  # the client gave up after all of them
-            raise self._error(exc, usage.retries) from None
-        finally:
-            self.meter.record(usage)
+        async with self._call(msgs, usage) as state:
+            response = await retry_bad_replies(
+                lambda: self._complete(state, msgs, params, usage), self._retrying(usage, "model")
+            )
         await self._store(key, response)
         return response
 
@@ -348,34 +398,24 @@ class OpenAIChat:
             await self.cache.delete([key])
 
     async def _complete(
-        self, state: _LoopState, msgs: list[Message], params: dict[str, Any], usage: Usage
+        self, state: LoopState, msgs: list[Message], params: dict[str, Any], usage: Usage
     ) -> ChatResponse:
-        """Send the request; retry (bounded) a 200 reply that is malformed or empty."""
-        problem = ""
-        for attempt in range(self.settings.max_retries + 1):
-            if attempt:
-                usage.retries += 1
-                log.info("Retrying model '%s' after %s (attempt %d)", self.model, problem, attempt + 1)
-                await asyncio.sleep(backoff_seconds(attempt, self.bad_reply_backoff_s))
-            args = self._request_args(msgs, params)
-            raw = await state.client.chat.completions.with_raw_response.create(**args)
-            usage.retries += raw.retries_taken
-            try:
-                completion = raw.parse()
-            except (ValueError, openai.APIResponseValidationError):
-                problem = "a malformed (non-JSON) reply"
-                continue
-            text = completion.choices[0].message.content if completion.choices else None
-            if not text or not text.strip():
-                problem = "an empty reply"
-                continue
-            reported = completion.usage
-            prompt = reported.prompt_tokens if reported else self._count(msgs)
-            completion_tokens = reported.completion_tokens if reported else count_tokens(text, self.encoding)
-            usage.prompt_tokens += prompt
-            usage.completion_tokens += completion_tokens
-            return ChatResponse(text=text, prompt_tokens=prompt, completion_tokens=completion_tokens)
-        raise _BadReply(problem)
+        """Send the request once; a 200 reply that is malformed or empty raises :class:`BadReply`."""
+        raw = await state.client.chat.completions.with_raw_response.create(**self._request_args(msgs, params))
+        usage.retries += raw.retries_taken
+        try:
+            completion = raw.parse()
+        except (ValueError, openai.APIResponseValidationError):
+            raise BadReply("a malformed (non-JSON) reply") from None
+        text = completion.choices[0].message.content if completion.choices else None
+        if not text or not text.strip():
+            raise BadReply("an empty reply")
+        reported = completion.usage
+        prompt = reported.prompt_tokens if reported else self._count(msgs)
+        completion_tokens = reported.completion_tokens if reported else count_tokens(text, self.encoding)
+        usage.prompt_tokens += prompt
+        usage.completion_tokens += completion_tokens
+        return ChatResponse(text=text, prompt_tokens=prompt, completion_tokens=completion_tokens)
 
     async def stream(
         self,
@@ -393,45 +433,27 @@ class OpenAIChat:
         key = chat_cache_key(self.model, msgs, params)
         hit = await self._cached(key)
         if hit is not None:
-            self.meter.record(Usage(cache_hits=1))
             yield hit.text
             return
-        state = self._state()
         usage = Usage(llm_calls=1)
         parts: list[str] = []
-        try:
-            async with state.semaphore:
-                await self._throttle(state, self._count(msgs))
-                async for delta in self._stream_deltas(state, msgs, params, usage):
-                    parts.append(delta)
-                    yield delta
-        except _BadReply as exc:
-            usage.failures = 1
-            raise self._bad_reply_error(str(exc), usage.retries + 1) from None
-        except LLMError:
-            usage.failures = 1
-            raise
-        except openai.OpenAIError as exc:
-            usage.failures = 1
-            if isinstance(exc, _RETRYABLE) and not parts:
-                usage.retries += self.settings.max_retries
-            raise self._error(exc, usage.retries) from None
-        finally:
-            self.meter.record(usage)
-        text = "".join(parts)
-        await self._store(key, ChatResponse(text, usage.prompt_tokens, usage.completion_tokens))
+        async with self._call(msgs, usage, parts) as state:
+            async for delta in self._stream_deltas(state, msgs, params, usage):
+                parts.append(delta)
+                yield delta
+        await self._store(key, ChatResponse("".join(parts), usage.prompt_tokens, usage.completion_tokens))
 
     async def _stream_deltas(
-        self, state: _LoopState, msgs: list[Message], params: dict[str, Any], usage: Usage
+        self, state: LoopState, msgs: list[Message], params: dict[str, Any], usage: Usage
     ) -> AsyncIterator[str]:
-        """Deltas of one streamed completion; a malformed or empty stream is retried if nothing was sent."""
-        problem = ""
+        """Deltas of one streamed completion; a malformed or empty stream is retried if nothing was sent.
+
+        Deltas are yielded outside tenacity's attempt block, which only judges the finished stream: closing
+        the iterator early must not pass through the retry logic.
+        """
         args = {**self._request_args(msgs, params), "stream": True, "stream_options": {"include_usage": True}}
-        for attempt in range(self.settings.max_retries + 1):
-            if attempt:
-                usage.retries += 1
-                log.info("Retrying streamed call to '%s' after %s", self.model, problem)
-                await asyncio.sleep(backoff_seconds(attempt, self.bad_reply_backoff_s))
+        async for attempt in self._retrying(usage, "streamed call to"):
+            problem = ""
             raw = await state.client.chat.completions.with_raw_response.create(**args)
             usage.retries += raw.retries_taken
             stream = raw.parse()
@@ -452,16 +474,17 @@ class OpenAIChat:
                     )
                     raise LLMError(redact(message, self._key)) from None
                 problem = "a malformed (non-JSON) stream"
-                continue
             finally:
                 await stream.close()
             text = "".join(received)
-            if not text:  # (whitespace was already yielded, so only a truly empty stream is retried)
+            if not (text or problem):  # whitespace was yielded already: only a truly empty stream is retried
                 problem = "an empty streamed reply"
-                continue
-            usage.prompt_tokens += reported.prompt_tokens if reported else self._count(msgs)
-            usage.completion_tokens += (
-                reported.completion_tokens if reported else count_tokens(text, self.encoding)
-            )
-            return
-        raise _BadReply(problem)
+            with attempt:  # a BadReply here is retried, or re-raised after the last attempt
+                if problem:
+                    raise BadReply(problem)
+            if not problem:
+                usage.prompt_tokens += reported.prompt_tokens if reported else self._count(msgs)
+                usage.completion_tokens += (
+                    reported.completion_tokens if reported else count_tokens(text, self.encoding)
+                )
+                return

@@ -38,9 +38,7 @@ class QueryRun:
     started: float = field(default_factory=time.perf_counter)
 
     def usage(self) -> Usage:
-        if self.chat is None:
-            return Usage()
-        return self.chat.meter.get(self.scope)
+        return self.chat.meter.get(self.scope) if self.chat else Usage()
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

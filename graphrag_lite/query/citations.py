@@ -94,10 +94,6 @@ def report_citations(data: IndexData, report_id: str, context_units: Sequence[st
     return _unit_citations(data, ranked[:UNITS_PER_RECORD], report_id=report_id)
 
 
-def text_unit_citations(data: IndexData, unit_ids: Iterable[str]) -> list[Citation]:
-    return _unit_citations(data, list(unit_ids))
-
-
 def dedupe(citations: Iterable[Citation]) -> list[Citation]:
     return list(dict.fromkeys(citations))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphrag_lite.index.sentences import split_sentences as index_sentences
+from graphrag_lite.index.reports.sentences import split_sentences as index_sentences
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.names import STOPWORDS
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.errors import IndexNotFoundError
 from graphrag_lite.query.names import EntityNameIndex
 from graphrag_lite.store.ids import normalize_title
+from graphrag_lite.store.layout import TABLE_NAMES
+from graphrag_lite.store.reader import IndexReader
 from graphrag_lite.store.records import (
     Community,
     CommunityReport,
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from graphrag_lite.store.vectors import VectorStore
-
-# The tables a query needs, in the order the indexer writes them.
-QUERY_TABLES = ("documents", "text_units", "entities", "relationships", "communities", "community_reports")
-VECTOR_TABLES = ("text_units", "entities", "community_reports")
 
 
 @dataclass
@@ -53,23 +50,9 @@ class IndexData:
     @classmethod
     def load(cls, settings: Settings) -> IndexData:
         """Read the index under ``settings.output_path``; say what to run when it is missing or partial."""
-        from graphrag_lite.store.tables import read_records
-
-        out = settings.output_path
-        root = settings.root
-        present = [name for name in QUERY_TABLES if _table_exists(out, name)]
-        if not present:
-            raise IndexNotFoundError(
-                f"No index found in {out}. Build it first: `graphrag-lite index --root {root}`."
-            )
-        missing = [name for name in QUERY_TABLES if name not in present]
-        if missing:
-            raise IndexNotFoundError(
-                f"The index in {out} is incomplete (missing: {', '.join(missing)}): run "
-                f"`graphrag-lite index --root {root}` again (it resumes where it stopped)."
-            )
-        tables = {name: read_records(out, name) for name in QUERY_TABLES}
-        vectors = _open_vectors(out / "lancedb", root)
+        reader = IndexReader(settings.output_path, settings.root)
+        reader.require(TABLE_NAMES)
+        tables = {name: reader.records(name) for name in TABLE_NAMES}
         return cls(
             documents=tables["documents"],
             text_units=tables["text_units"],
@@ -77,8 +60,8 @@ class IndexData:
             relationships=tables["relationships"],
             communities=tables["communities"],
             reports=tables["community_reports"],
-            vectors=vectors,
-            root=root,
+            vectors=reader.vectors(),
+            root=settings.root,
         )
 
     # -- lookups ----------------------------------------------------------------------------------------
@@ -156,7 +139,7 @@ class IndexData:
     def entity_communities(self, level: int) -> dict[str, str]:
         """Entity id -> its community at ``level``, or its deepest one where the hierarchy stops above that
         level (a small community is not split further), so every clustered entity has one (cached)."""
-        from graphrag_lite.index.communities import entity_community_map
+        from graphrag_lite.index.graph.communities import entity_community_map
 
         key = f"entity_communities:{level}"
         if key not in self.cache:
@@ -177,10 +160,6 @@ class IndexData:
                     chosen.append(report)
         return chosen
 
-    def document_of(self, text_unit_id: str) -> Document | None:
-        unit = self.text_unit_by_id.get(text_unit_id)
-        return self.document_by_id.get(unit.document_id) if unit else None
-
     @cached_property
     def graph(self) -> nx.Graph:
         """The entity graph (networkx), built on first use."""
@@ -190,29 +169,3 @@ class IndexData:
 
     def has_vectors(self, table: str) -> bool:
         return self.vectors is not None and bool(self.vectors.has_table(table))
-
-
-def _table_exists(output_dir: Path, name: str) -> bool:
-    from graphrag_lite.store.tables import table_exists
-
-    return table_exists(output_dir, name)
-
-
-def _open_vectors(db_dir: Path, root: Path) -> VectorStore:
-    """The vector store, once the embed step has finished (it writes its completion marker last)."""
-    from graphrag_lite.index.embed import COMPLETE_MARKER
-    from graphrag_lite.store.vectors import VectorStore
-
-    if not (db_dir / COMPLETE_MARKER).is_file():
-        raise IndexNotFoundError(
-            f"The index is incomplete: its embeddings in {db_dir} are missing or were interrupted. Run "
-            f"`graphrag-lite index --root {root}` again (it resumes and only redoes the embeddings)."
-        )
-    store = VectorStore(db_dir)
-    missing = [table for table in VECTOR_TABLES if not store.has_table(table)]
-    if missing:  # the embed step writes all three before its marker: something removed them since
-        raise IndexNotFoundError(
-            f"The index is damaged: vector table(s) {', '.join(missing)} are missing from {db_dir}. Delete "
-            f"that folder and run `graphrag-lite index --root {root}` (it redoes only the embeddings)."
-        )
-    return store

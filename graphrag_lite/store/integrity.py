@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from graphrag_lite.store.tables import TABLE_NAMES, read_records, table_exists
+from graphrag_lite.store.layout import TABLE_NAMES, VECTOR_TABLES, IndexLayout
+from graphrag_lite.store.tables import read_records, table_exists
 from graphrag_lite.store.vectors import VectorStore
-
-# vector table -> the Parquet table whose ids it must hold exactly
-VECTOR_TABLES = {"text_units": "text_units", "entities": "entities", "community_reports": "community_reports"}
 
 
 def _missing(where: str, refs: Iterable[str | None], known: set[str]) -> list[str]:
@@ -52,7 +50,7 @@ def dangling_references(output_dir: Path) -> list[str]:
     for report in tables["community_reports"]:
         where = f"community_reports[{report.id}].community_id"
         problems += _missing(where, [report.community_id], ids["communities"])
-    problems += _vector_problems(output_dir / "lancedb", ids)
+    problems += _vector_problems(IndexLayout(output_dir).lancedb, ids)
     return problems
 
 

@@ -35,6 +35,12 @@ class TextUnit:
     relationship_ids: list[str] = field(default_factory=list)
 
 
+def titled_text(title: str, text: str) -> str:
+    """What BM25 and the text-unit vectors see: the document title, then the unit's text. A passage rarely
+    repeats its document's subject ("He was born in ..."), so without the title it cannot match it."""
+    return f"{title}\n{text}" if title else text
+
+
 @dataclass
 class Entity:
     """A node of the graph, merged over every text unit that mentions it."""

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from graphrag_lite.errors import IndexNotFoundError, StorageError
 from graphrag_lite.store.atomic import atomic_write
+from graphrag_lite.store.layout import TABLE_NAMES, project_root, table_path
 from graphrag_lite.store.records import (
     Community,
     CommunityReport,
@@ -30,15 +31,6 @@ from graphrag_lite.store.records import (
     Finding,
     Relationship,
     TextUnit,
-)
-
-TABLE_NAMES: tuple[str, ...] = (
-    "documents",
-    "text_units",
-    "entities",
-    "relationships",
-    "communities",
-    "community_reports",
 )
 
 RECORD_TYPES: dict[str, type] = {
@@ -248,20 +240,8 @@ def _conform(name: str, table: pa.Table, source: str) -> pa.Table:
 # -- files --------------------------------------------------------------------------------------------
 
 
-def table_path(output_dir: Path | str, name: str) -> Path:
-    return Path(output_dir) / f"{name}.parquet"
-
-
 def table_exists(output_dir: Path | str, name: str) -> bool:
     return table_path(output_dir, name).is_file()
-
-
-def _project_root(output_dir: Path) -> Path:
-    """Best guess of the project root for messages: the folder above holding settings.yaml."""
-    for candidate in (output_dir.parent, output_dir.parent.parent):
-        if (candidate / "settings.yaml").is_file():
-            return candidate
-    return output_dir.parent
 
 
 def write_table(output_dir: Path | str, name: str, data: Sequence[Any] | pa.Table) -> Path:
@@ -289,7 +269,7 @@ def read_arrow(output_dir: Path | str, name: str) -> pa.Table:
     _check_name(name)
     directory = Path(output_dir)
     path = table_path(directory, name)
-    root = _project_root(directory)
+    root = project_root(directory)
     if not path.is_file():
         raise IndexNotFoundError(f"{path} not found: run `graphrag-lite index --root {root}` first.")
     advice = f"re-run `graphrag-lite index --root {root} --force` to rebuild it"
@@ -305,7 +285,8 @@ def read_arrow(output_dir: Path | str, name: str) -> pa.Table:
 
 def read_table(output_dir: Path | str, name: str) -> pd.DataFrame:
     """The table as a pandas DataFrame (list columns hold numpy arrays, as pandas does)."""
-    return read_arrow(output_dir, name).to_pandas()
+    frame: pd.DataFrame = read_arrow(output_dir, name).to_pandas()
+    return frame
 
 
 def arrow_to_records(name: str, table: pa.Table) -> list[Any]:

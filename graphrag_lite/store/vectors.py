@@ -45,6 +45,25 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _checked_rows(
+    ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray, extra: dict[str, list[Any]] | None
+) -> np.ndarray:
+    """The vectors as float32 rows, once ids, texts, vectors and extra columns agree and are usable."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2:
+        raise StorageError(f"Vectors must be a 2-d array (rows, dim); got shape {matrix.shape}.")
+    columns = {"ids": len(ids), "texts": len(texts), "vectors": matrix.shape[0]}
+    columns.update({f"extra '{k}'": len(v) for k, v in (extra or {}).items()})
+    if len(set(columns.values())) > 1:
+        raise StorageError(f"Vector rows disagree in length: {columns}.")
+    if len(set(ids)) != len(ids):
+        dupes = sorted(i for i, n in Counter(ids).items() if n > 1)[:5]
+        raise StorageError(f"Duplicate ids in vector rows: {dupes}. Ids must be unique per table.")
+    if not np.isfinite(matrix).all():
+        raise StorageError("Vectors contain NaN or infinity; check the embedding model's output.")
+    return matrix
+
+
 class VectorStore:
     """Named vector tables under ``db_dir`` (created on first write)."""
 
@@ -96,19 +115,8 @@ class VectorStore:
         extra: dict[str, list[Any]] | None,
         schema: pa.Schema | None = None,
     ) -> pa.Table:
-        matrix = np.asarray(vectors, dtype=np.float32)
-        if matrix.ndim != 2:
-            raise StorageError(f"Vectors must be a 2-d array (rows, dim); got shape {matrix.shape}.")
-        n, dim = matrix.shape
-        columns = {"ids": len(ids), "texts": len(texts), "vectors": n}
-        columns.update({f"extra '{k}'": len(v) for k, v in (extra or {}).items()})
-        if len(set(columns.values())) > 1:
-            raise StorageError(f"Vector rows disagree in length: {columns}.")
-        if len(set(ids)) != len(ids):
-            dupes = sorted(i for i, n in Counter(ids).items() if n > 1)[:5]
-            raise StorageError(f"Duplicate ids in vector rows: {dupes}. Ids must be unique per table.")
-        if not np.isfinite(matrix).all():
-            raise StorageError("Vectors contain NaN or infinity; check the embedding model's output.")
+        matrix = _checked_rows(ids, texts, vectors, extra)
+        dim = matrix.shape[1]
         if schema is not None:
             want = schema.field("vector").type.list_size
             if dim != want:

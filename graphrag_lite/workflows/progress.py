@@ -140,14 +140,11 @@ class RichProgress:
         self._tasks[name] = self._progress.add_task(f"{index}/{count} {name}", total=None, usage="")
 
     def callback(self, label: str) -> ProgressCallback:
-        task_id: TaskID | None = None
-        for name, tid in self._tasks.items():
-            if label.startswith(name):
-                task_id = tid
-        if task_id is None:
-            task_id = self._progress.add_task(label, total=None, usage="")
-            self._tasks[label] = task_id
-        tid = task_id
+        matches = [tid for name, tid in self._tasks.items() if label.startswith(name)]
+        if not matches:
+            matches = [self._progress.add_task(label, total=None, usage="")]
+            self._tasks[label] = matches[0]
+        tid = matches[-1]
 
         def report(done: int, total: int) -> None:
             self._progress.update(tid, completed=done, total=total, usage=self._usage())

@@ -1,6 +1,8 @@
 """Run a workflow step by step, skipping steps whose inputs and settings did not change.
 
-State lives in ``output/stats.json``: per step its key (hash of input tables, settings and prompts), row
+Each step function declares, with :func:`step`, the settings and prompts its results depend on; the step key
+hashes their values, so the list lives next to the code that reads them and cannot drift from it. State lives
+in ``output/stats.json``: per step its key (hash of input tables, declared settings and prompts), row
 counts, duration and LLM usage. Tables are written atomically after a step finishes, and stats.json after
 every step, so a run killed at any point resumes at the first unfinished step; finished LLM work inside that
 step comes back from the LLM cache. A step that recorded failed items (chunks or reports that failed after
@@ -13,7 +15,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,11 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import WorkflowError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
 from graphrag_lite.store.atomic import atomic_write_json, read_json
+from graphrag_lite.store.layout import STATS_FILE, IndexLayout, split_table
 from graphrag_lite.store.memo import ItemMemo
-from graphrag_lite.store.tables import read_records, table_exists, table_path, write_table
+from graphrag_lite.store.tables import read_records, table_exists, write_table
 from graphrag_lite.workflows.progress import LoggingProgress, ProgressCallback, ProgressSink
 from graphrag_lite.workflows.spec import INPUT, VECTORS, StepSpec, WorkflowSpec
-
-STATS_FILE = "stats.json"
 
 
 def _sha(data: bytes) -> str:
@@ -52,26 +53,21 @@ class StepContext:
     _embedder: Embedder | None = None
 
     @property
-    def output_dir(self) -> Path:
-        return self.settings.output_path
-
-    @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
             self._embedder = self.embedder_factory()
         return self._embedder
 
     def read(self, table: str) -> list[Any]:
-        directory, name = split_table(self.output_dir, table)
-        return read_records(directory, name)
+        return read_records(*split_table(self.settings.output_path, table))
 
     def read_if_exists(self, table: str) -> list[Any]:
         """The records of a table the previous run wrote, or [] (an update compares against them)."""
-        directory, name = split_table(self.output_dir, table)
-        return read_records(directory, name) if table_exists(directory, name) else []
+        where = split_table(self.settings.output_path, table)
+        return read_records(*where) if table_exists(*where) else []
 
-    def on_progress(self, label: str | None = None) -> ProgressCallback:
-        return self.progress.callback(label or self.step.name)
+    def on_progress(self) -> ProgressCallback:
+        return self.progress.callback(self.step.name)
 
     def fail(self, item: str, reason: str) -> None:
         """Record an item that failed after retries (a chunk, a report...)."""
@@ -81,12 +77,34 @@ class StepContext:
 StepFunction = Callable[[StepContext], Awaitable[dict[str, Any]]]
 
 
-def split_table(output_dir: Path, table: str) -> tuple[Path, str]:
-    """``work/entities`` -> (output/work, "entities"); ``entities`` -> (output, "entities")."""
-    if "/" in table:
-        folder, name = table.rsplit("/", 1)
-        return output_dir / folder, name
-    return output_dir, table
+@dataclass(frozen=True)
+class Step:
+    """A step function and what its results depend on besides its input tables.
+
+    ``settings`` are dotted names of :class:`Settings`: a field (``chunks.encoding``), a whole section
+    (``communities``) or a property (``resolved_method``, ``llm.configured``). ``prompts`` are prompt names.
+    """
+
+    run: StepFunction
+    settings: tuple[str, ...] = ()
+    prompts: tuple[str, ...] = ()
+
+
+def step(*settings: str, prompts: tuple[str, ...] = ()) -> Callable[[StepFunction], Step]:
+    """Declare the settings and prompts a step function reads: a change to any of them re-runs the step."""
+
+    def declare(run: StepFunction) -> Step:
+        return Step(run, settings, prompts)
+
+    return declare
+
+
+def setting_value(settings: Settings, dotted: str) -> Any:
+    """The JSON-able value of a dotted settings name (``query.global`` reads the ``global_`` field)."""
+    node: Any = settings
+    for part in dotted.split("."):
+        node = getattr(node, "global_" if part == "global" else part)
+    return node.model_dump(mode="json") if hasattr(node, "model_dump") else node
 
 
 @dataclass
@@ -108,12 +126,16 @@ class RunReport:
     stats_path: Path
 
     def usage(self) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for step in self.steps:
-            if not step.skipped:
-                for key, value in step.usage.items():
-                    total[key] = total.get(key, 0) + value
-        return total
+        return _sum(step.usage for step in self.steps if not step.skipped)
+
+
+USAGE_KEYS = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits", "retries")
+
+
+def _sum(usages: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Per usage key, the total over ``usages`` (step reports or stats.json entries)."""
+    rows = list(usages)
+    return {key: sum(int(row.get(key, 0)) for row in rows) for key in USAGE_KEYS}
 
 
 class WorkflowRunner:
@@ -123,7 +145,7 @@ class WorkflowRunner:
         self,
         settings: Settings,
         spec: WorkflowSpec,
-        steps: dict[str, StepFunction],
+        steps: Mapping[str, Step],
         *,
         chat: ChatModel | None,
         meter: UsageMeter,
@@ -157,33 +179,28 @@ class WorkflowRunner:
                     digest.update(b"unreadable")
         return digest.hexdigest()
 
+    def _table_file(self, table: str) -> Path:
+        """The file of a table; for the vectors, the marker LanceDB gets once all its tables are written."""
+        if table == VECTORS:
+            return IndexLayout(self.settings.output_path).vectors_complete
+        return IndexLayout(self.settings.output_path).table(table)
+
     def _table_hash(self, table: str) -> str:
         if table == INPUT:
             return self._input_hash()
-        if table == VECTORS:
-            marker = self.settings.output_path / "lancedb" / ".complete"
-            return marker.read_text() if marker.is_file() else "missing"
-        directory, name = split_table(self.settings.output_path, table)
-        path = table_path(directory, name)
-        return _sha(path.read_bytes()) if path.is_file() else "missing"
+        path = self._table_file(table)
+        if not path.is_file():
+            return "missing"
+        return path.read_text() if table == VECTORS else _sha(path.read_bytes())
 
-    def _setting(self, dotted: str) -> Any:
-        node: Any = self.settings
-        for part in dotted.split("."):
-            node = getattr(node, "global_" if part == "global" else part)
-        if hasattr(node, "model_dump"):
-            node = node.model_dump(mode="json")
-        return node
-
-    def _config_key(self, step: StepSpec) -> str:
-        """Hash of the step's settings and prompts: what its per-item results depend on besides the item."""
-        settings = {name: self._setting(name) for name in step.settings}
-        prompts = {}
-        for prompt in step.prompts:
-            path = prompt_path(prompt, self.settings.root)
-            prompts[prompt] = _sha(path.read_bytes())
+    def config_key(self, spec: StepSpec) -> str:
+        """Hash of the step's declared settings and prompts: what its results depend on besides its inputs."""
+        declared = self.steps[spec.name]
+        settings = {name: setting_value(self.settings, name) for name in declared.settings}
+        root = self.settings.root
+        prompts = {name: _sha(prompt_path(name, root).read_bytes()) for name in declared.prompts}
         blob = json.dumps(
-            {"step": step.name, "settings": settings, "prompts": prompts}, sort_keys=True, default=str
+            {"step": spec.name, "settings": settings, "prompts": prompts}, sort_keys=True, default=str
         )
         return _sha(blob.encode())
 
@@ -193,18 +210,10 @@ class WorkflowRunner:
         return _sha(blob.encode()), inputs
 
     def _memo_path(self, step: StepSpec) -> Path:
-        return self.settings.output_path / "work" / "memo" / f"{step.name}.parquet"
+        return IndexLayout(self.settings.output_path).memo(step.name)
 
     def _outputs_present(self, step: StepSpec) -> bool:
-        for table in step.writes:
-            if table == VECTORS:
-                if not (self.settings.output_path / "lancedb" / ".complete").is_file():
-                    return False
-                continue
-            directory, name = split_table(self.settings.output_path, table)
-            if not table_exists(directory, name):
-                return False
-        return True
+        return all(self._table_file(table).is_file() for table in step.writes)
 
     # -- running ---------------------------------------------------------------------------------------
     async def run(self, *, force: bool = False, mode: str = "index") -> RunReport:
@@ -221,7 +230,7 @@ class WorkflowRunner:
         count = len(self.spec.steps)
         try:
             for index, step in enumerate(self.spec.steps, start=1):
-                config_key = self._config_key(step)
+                config_key = self.config_key(step)
                 key, inputs = self._step_key(step, config_key)
                 previous = state["steps"].get(step.name, {})
                 if (
@@ -256,11 +265,7 @@ class WorkflowRunner:
                 reports.append(report)
         finally:
             self.progress.close()
-        totals: dict[str, int] = {}
-        for entry in state["steps"].values():
-            for k in ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits", "retries"):
-                totals[k] = totals.get(k, 0) + int(entry.get(k, 0))
-        state["totals"] = totals
+        state["totals"] = _sum(state["steps"].values())
         state["last_run"] = {"duration_s": round(time.perf_counter() - started, 3)}
         atomic_write_json(stats_path, state)
         return RunReport(self.spec.name, reports, time.perf_counter() - started, stats_path)
@@ -275,7 +280,7 @@ class WorkflowRunner:
         before = self.meter.get(step.name)
         started = time.perf_counter()
         with usage_scope(step.name):
-            outputs = await self.steps[step.name](ctx)
+            outputs = await self.steps[step.name].run(ctx)
         if memo.reused or memo.computed:
             # Saved before the tables: a kill in between leaves results the re-run reuses.
             memo.save(self._memo_path(step), config_key)
@@ -287,18 +292,12 @@ class WorkflowRunner:
                 continue
             if table not in outputs:
                 raise WorkflowError(f"Step '{step.name}' did not produce table '{table}'.")
-            directory, name = split_table(self.settings.output_path, table)
-            write_table(directory, name, outputs[table])
+            write_table(*split_table(self.settings.output_path, table), outputs[table])
             rows[table] = len(outputs[table])
         duration = time.perf_counter() - started
-        after = self.meter.get(step.name)
-        usage = {
-            "llm_calls": after.llm_calls - before.llm_calls,
-            "prompt_tokens": after.prompt_tokens - before.prompt_tokens,
-            "completion_tokens": after.completion_tokens - before.completion_tokens,
-            "cache_hits": after.cache_hits - before.cache_hits,
-            "retries": after.retries - before.retries,
-        }
+        spent = self.meter.get(step.name)
+        spent.add(before, sign=-1)
+        usage = {key: getattr(spent, key) for key in USAGE_KEYS}
         summary = ", ".join(f"{t} {n}" for t, n in rows.items())
         if usage["llm_calls"] or usage["cache_hits"]:
             summary += f" | llm {usage['llm_calls']} calls ({usage['cache_hits']} cached)"

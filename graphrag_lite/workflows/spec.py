@@ -1,4 +1,8 @@
-"""Workflow files: an ordered list of named steps, each declaring the tables it reads and writes."""
+"""Workflow files: an ordered list of named steps, each naming the tables it reads and writes.
+
+The settings and prompts a step depends on are declared in code, on the step function
+(:func:`graphrag_lite.workflows.runner.step`), not here.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,6 @@ class StepSpec:
     name: str
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
-    settings: tuple[str, ...] = ()
-    prompts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,17 +58,18 @@ def load_workflow(name_or_path: str | Path) -> WorkflowSpec:
     for i, raw in enumerate(data["steps"]):
         if not isinstance(raw, dict) or "name" not in raw:
             raise WorkflowError(f"{path}: step {i + 1} needs a 'name'.")
-        unknown = set(raw) - {"name", "reads", "writes", "settings", "prompts"}
-        if unknown:
-            raise WorkflowError(f"{path}: step '{raw['name']}' has unknown keys {sorted(unknown)}.")
         where = f"{path}: step '{raw['name']}'"
+        unknown = set(raw) - {"name", "reads", "writes"}
+        if unknown:
+            raise WorkflowError(
+                f"{where} has unknown keys {sorted(unknown)}. A step names only the tables it reads and "
+                "writes; the settings and prompts it depends on are declared in code (workflows/steps.py)."
+            )
         steps.append(
             StepSpec(
                 name=str(raw["name"]),
                 reads=_strings(raw.get("reads"), f"{where} reads"),
                 writes=_strings(raw.get("writes"), f"{where} writes"),
-                settings=_strings(raw.get("settings"), f"{where} settings"),
-                prompts=_strings(raw.get("prompts"), f"{where} prompts"),
             )
         )
     writers: dict[str, str] = {}

@@ -1,7 +1,9 @@
 """The step functions the workflow files name. Each reads its tables, calls index operations, returns tables.
 
 Steps are thin: the algorithms live in :mod:`graphrag_lite.index`. A step records failed items with
-``ctx.fail`` so the run goes on and the next run retries them.
+``ctx.fail`` so the run goes on and the next run retries them. Each step declares with ``@step`` every
+setting and prompt that it, or the index operations it calls, reads: changing one re-runs the step.
+tests/test_step_settings.py records what each step reads and fails on an undeclared one.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import logging
 from typing import Any
 
 from graphrag_lite.errors import ConfigError, ExtractionError
+from graphrag_lite.models.base import CHAT_SETTINGS
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.workflows.progress import SHOWN_IN_SUMMARY
-from graphrag_lite.workflows.runner import StepContext, StepFunction
+from graphrag_lite.workflows.runner import Step, StepContext, step
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +30,10 @@ def _require_llm(ctx: StepContext) -> None:
         )
 
 
+@step("input", "chunks", "resolved_method")
 async def load_documents(ctx: StepContext) -> Tables:
-    from graphrag_lite.index.chunking import chunk_documents
-    from graphrag_lite.index.loading import load_documents as load
+    from graphrag_lite.index.input.chunking import chunk_documents
+    from graphrag_lite.index.input.loading import load_documents as load
 
     result = load(ctx.settings)
     for skipped in result.skipped:  # the CLI lists them in its summary instead (SHOWN_IN_SUMMARY)
@@ -46,9 +50,16 @@ async def load_documents(ctx: StepContext) -> Tables:
     return {"documents": result.documents, "work/text_units": text_units}
 
 
+@step(
+    "extraction.entity_types",
+    "extraction.max_gleanings",
+    "extraction.resolve_aliases",
+    *CHAT_SETTINGS,
+    prompts=("extract_graph", "extract_graph_continue"),
+)
 async def extract_graph(ctx: StepContext) -> Tables:
-    from graphrag_lite.index.extract_llm import extract_graph as extract
-    from graphrag_lite.index.merge import merge_graph
+    from graphrag_lite.index.extract.llm import extract_graph as extract
+    from graphrag_lite.index.graph.merge import merge_graph
 
     _require_llm(ctx)
     assert ctx.chat is not None
@@ -73,9 +84,17 @@ async def extract_graph(ctx: StepContext) -> Tables:
     return {"work/entities": merged.entities, "work/relationships": merged.relationships}
 
 
+@step(
+    "extraction.summary_max_words",
+    "extraction.summary_max_input_tokens",
+    "chunks.encoding",
+    "llm.configured",
+    *CHAT_SETTINGS,
+    prompts=("summarize_descriptions",),
+)
 async def summarize_descriptions(ctx: StepContext) -> Tables:
-    from graphrag_lite.index.linking import link_text_units
-    from graphrag_lite.index.summarize import summarize_descriptions as summarize
+    from graphrag_lite.index.graph.linking import link_text_units
+    from graphrag_lite.index.graph.summarize import summarize_descriptions as summarize
     from graphrag_lite.store.graph import compute_degrees
 
     entities = ctx.read("work/entities")
@@ -98,8 +117,9 @@ async def summarize_descriptions(ctx: StepContext) -> Tables:
     return {"entities": entities, "relationships": relationships, "text_units": text_units}
 
 
+@step("nlp.max_noun_phrases_per_unit", "nlp.cooccurrence_window", "nlp.edge_weighting")
 async def extract_graph_nlp(ctx: StepContext) -> Tables:
-    from graphrag_lite.index.nlp_extract import extract_graph_nlp as extract
+    from graphrag_lite.index.extract.nlp import extract_graph_nlp as extract
 
     text_units = ctx.read("work/text_units")
     result = extract(text_units, ctx.settings, on_progress=ctx.on_progress(), memo=ctx.memo)
@@ -109,9 +129,10 @@ async def extract_graph_nlp(ctx: StepContext) -> Tables:
     return {"work/entities": result.entities, "work/relationships": result.relationships}
 
 
+@step("nlp.min_frequency", "nlp.min_degree", "nlp.edge_percentile")
 async def prune_graph(ctx: StepContext) -> Tables:
-    from graphrag_lite.index.linking import link_text_units
-    from graphrag_lite.index.prune import prune_graph as prune
+    from graphrag_lite.index.graph.linking import link_text_units
+    from graphrag_lite.index.graph.prune import prune_graph as prune
     from graphrag_lite.store.graph import compute_degrees
 
     result = prune(ctx.read("work/entities"), ctx.read("work/relationships"), ctx.settings)
@@ -122,10 +143,11 @@ async def prune_graph(ctx: StepContext) -> Tables:
     return {"entities": result.entities, "relationships": result.relationships, "text_units": text_units}
 
 
+@step("communities")
 async def create_communities(ctx: StepContext) -> Tables:
     """Leiden on the whole graph; an update then keeps the ids of the communities it continues."""
-    from graphrag_lite.index.communities import hierarchical_communities
-    from graphrag_lite.index.community_matching import keep_community_ids
+    from graphrag_lite.index.graph.communities import hierarchical_communities
+    from graphrag_lite.index.graph.community_ids import keep_community_ids
 
     previous = ctx.read_if_exists("communities") if ctx.mode == "update" else []
     communities = hierarchical_communities(ctx.read("entities"), ctx.read("relationships"), ctx.settings)
@@ -135,6 +157,16 @@ async def create_communities(ctx: StepContext) -> Tables:
     return {"communities": communities}
 
 
+@step(
+    "resolved_method",
+    "nlp.llm_reports",
+    "llm.configured",
+    "llm.json_mode",
+    "reports",
+    "chunks.encoding",
+    *CHAT_SETTINGS,
+    prompts=("community_report",),
+)
 async def community_reports(ctx: StepContext) -> Tables:
     communities = ctx.read("communities")
     entities = ctx.read("entities")
@@ -144,7 +176,7 @@ async def community_reports(ctx: StepContext) -> Tables:
         ctx.settings.resolved_method == "standard" or ctx.settings.nlp.llm_reports
     )
     if use_llm:
-        from graphrag_lite.index.reports_llm import generate_reports
+        from graphrag_lite.index.reports.llm import generate_reports
 
         assert ctx.chat is not None
         result = await generate_reports(
@@ -162,7 +194,7 @@ async def community_reports(ctx: StepContext) -> Tables:
             ctx.fail(community_id, reason)
         reports = result.reports
     else:
-        from graphrag_lite.index.reports_extractive import extractive_reports
+        from graphrag_lite.index.reports.extractive import extractive_reports
 
         reports = extractive_reports(communities, entities, relationships, text_units, memo=ctx.memo)
     ctx.stats["method"] = "llm" if use_llm else "extractive"
@@ -170,11 +202,14 @@ async def community_reports(ctx: StepContext) -> Tables:
     return {"community_reports": reports}
 
 
+@step("embeddings.provider", "embeddings.model")
 async def embed(ctx: StepContext) -> Tables:
     from graphrag_lite.index.embed import embed_index
+    from graphrag_lite.store.layout import IndexLayout
 
     counts = await embed_index(
-        ctx.settings.output_path / "lancedb",
+        IndexLayout(ctx.settings.output_path).lancedb,
+        {d.id: d.title for d in ctx.read("documents")},
         ctx.read("text_units"),
         ctx.read("entities"),
         ctx.read("community_reports"),
@@ -186,7 +221,7 @@ async def embed(ctx: StepContext) -> Tables:
     return {"vectors": {table: c["rows"] for table, c in counts.items()}}
 
 
-STEPS: dict[str, StepFunction] = {
+STEPS: dict[str, Step] = {
     "load_documents": load_documents,
     "extract_graph": extract_graph,
     "summarize_descriptions": summarize_descriptions,

@@ -12,14 +12,15 @@ items cost when they were made).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import IndexNotFoundError
 from graphrag_lite.store.atomic import atomic_write_json, read_json
-from graphrag_lite.store.tables import read_records, table_exists
-from graphrag_lite.workflows.runner import STATS_FILE, RunReport, WorkflowRunner
+from graphrag_lite.store.layout import STATS_FILE
+from graphrag_lite.store.reader import IndexReader
+from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
 
 _TRACKED = ("documents", "text_units", "entities", "relationships", "communities", "community_reports")
 
@@ -39,22 +40,15 @@ class UpdateReport:
     community_ids: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "documents": self.documents,
-            "tables": self.tables,
-            "reuse": self.reuse,
-            "vectors": self.vectors,
-            "community_ids": self.community_ids,
-            "llm_calls": self.llm_calls,
-            "llm_requests": self.llm_requests,
-            "full_index_llm_requests": self.full_index_llm_requests,
-        }
+        """Everything but the run report: what stats.json keeps under ``last_update``."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "run"}
 
 
 def indexed_workflow(settings: Settings) -> str:
     """The workflow the existing index was built with; an update must use the same one."""
-    state = read_json(settings.output_path / STATS_FILE, {})
-    if not table_exists(settings.output_path, "documents") or not state.get("workflow"):
+    reader = IndexReader(settings.output_path, settings.root)
+    state = reader.stats()
+    if not reader.has("documents") or not state.get("workflow"):
         raise IndexNotFoundError(
             f"No index to update in {settings.output_path}. Build it first: `graphrag-lite index --root "
             f"{settings.root}`."
@@ -66,7 +60,7 @@ def _snapshot(settings: Settings) -> dict[str, dict[str, Any]]:
     """Per table: id -> the record, for the tables the previous run wrote."""
     out: dict[str, dict[str, Any]] = {}
     for name in _TRACKED:
-        records = read_records(settings.output_path, name) if table_exists(settings.output_path, name) else []
+        records = IndexReader(settings.output_path).records_if_exists(name)
         out[name] = {record.id: record for record in records}
     return out
 
@@ -100,11 +94,9 @@ async def update_index(settings: Settings, runner: WorkflowRunner) -> UpdateRepo
     reuse: dict[str, dict[str, int]] = {}
     vectors: dict[str, dict[str, int]] = {}
     community_ids: dict[str, int] = {}
-    spent = saved = 0
-    for step in run.steps:
-        if step.skipped:
-            continue
-        spent += step.usage.get("llm_calls", 0) + step.usage.get("cache_hits", 0)
+    usage = run.usage()
+    spent, saved = usage["llm_calls"] + usage["cache_hits"], 0
+    for step in (s for s in run.steps if not s.skipped):
         memo = step.stats.get("memo")
         if memo:
             reuse[step.name] = {"reused": memo["reused"], "computed": memo["computed"]}
@@ -117,7 +109,7 @@ async def update_index(settings: Settings, runner: WorkflowRunner) -> UpdateRepo
         tables={name: _table_changes(before[name], after[name]) for name in _TRACKED},
         reuse=reuse,
         vectors=vectors,
-        llm_calls=sum(step.usage.get("llm_calls", 0) for step in run.steps if not step.skipped),
+        llm_calls=usage["llm_calls"],
         llm_requests=spent,
         full_index_llm_requests=spent + saved,
         community_ids=community_ids,

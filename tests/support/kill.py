@@ -36,9 +36,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.index.embed import COMPLETE_MARKER
 from graphrag_lite.models.cache import chat_cache_key, embedding_cache_key
 from graphrag_lite.models.factory import CHAT_CACHE_FILE, EMBEDDING_CACHE_FILE
+from graphrag_lite.store.layout import COMPLETE_MARKER
 from graphrag_lite.store.vectors import VectorStore
 from graphrag_lite.workflows.runner import STATS_FILE
 from graphrag_lite.workflows.spec import load_workflow

@@ -1,0 +1,280 @@
+"""Entity and relationship extraction with an LLM: one call per text unit, then bounded gleaning rounds.
+
+Gleaning does not resend the conversation. A gleaning request carries the text unit and a compact list of
+what was already found (names and types, relationship pairs; no descriptions), and asks only for what is
+missing. That costs one call per round instead of the reference design's two (a "continue" call that resends
+the first prompt and the whole first reply, plus a yes/no "anything left?" call), and it also recovers the
+records of a first reply that was cut off by the completion-token limit. Gleaning stops at the first round
+that adds nothing new.
+
+With an :class:`~graphrag_lite.store.memo.ItemMemo`, a unit whose text was extracted before (same settings
+and prompts) gets its previous records back without a call: ``update`` extracts only new or changed text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from graphrag_lite.config.prompts import fill, load_prompt
+from graphrag_lite.config.settings import Settings
+from graphrag_lite.errors import LLMError
+from graphrag_lite.index.extract.records import ParsedRecords, RawEntity, RawRelationship, parse_records
+from graphrag_lite.index.items import ItemRunner, Outcome, ProgressCallback
+from graphrag_lite.models.base import ChatModel, forget_replies
+from graphrag_lite.store.ids import normalize_title
+from graphrag_lite.store.memo import ItemMemo, memo_key
+from graphrag_lite.store.records import TextUnit
+
+logger = logging.getLogger(__name__)
+
+EXTRACT_PROMPT = "extract_graph"
+CONTINUE_PROMPT = "extract_graph_continue"
+FORMAT_REMINDER = (
+    "\n\nReply with records only, one per line, exactly in the format described above, then <|DONE|>. "
+    "If the text names no entities of those types, reply with <|DONE|> alone."
+)
+
+
+@dataclass
+class ExtractionResult:
+    """Raw records of every text unit, in text-unit order then record order, plus what went wrong."""
+
+    entities: list[RawEntity] = field(default_factory=list)
+    relationships: list[RawRelationship] = field(default_factory=list)
+    failed_units: list[tuple[str, str]] = field(default_factory=list)  # (text unit id, reason)
+    # Units that kept their first-pass records but lost a gleaning round: listed so a later run retries them.
+    partial_units: list[tuple[str, str]] = field(default_factory=list)  # (text unit id, reason)
+    gleaning_calls: int = 0
+    gleaned_records: int = 0  # records added by gleaning rounds
+    gleaning_failures: int = 0  # gleaning calls that failed (the unit keeps its first-pass records)
+    rejected_records: int = 0  # record-like lines the parser could not read
+    format_retries: int = 0  # first replies without any record, asked again with a format reminder
+    truncated_replies: int = 0  # first replies without the end marker
+    reused_units: int = 0  # units whose records came from the memo (text extracted before)
+
+
+@dataclass
+class _UnitResult:
+    entities: list[RawEntity] = field(default_factory=list)
+    relationships: list[RawRelationship] = field(default_factory=list)
+    failure: str | None = None
+    gleaning_calls: int = 0
+    gleaned_records: int = 0
+    gleaning_failures: int = 0
+    gleaning_error: str | None = None
+    rejected_records: int = 0
+    format_retries: int = 0
+    truncated: bool = False
+
+    def to_memo(self) -> dict[str, list[dict[str, object]]]:
+        """The records without their text unit id: the same text gives the same records in any unit."""
+        return {
+            "entities": [{k: v for k, v in asdict(e).items() if k != "text_unit_id"} for e in self.entities],
+            "relationships": [
+                {k: v for k, v in asdict(r).items() if k != "text_unit_id"} for r in self.relationships
+            ],
+        }
+
+    @classmethod
+    def from_memo(cls, value: dict[str, list[dict[str, object]]], unit_id: str) -> _UnitResult:
+        return cls(
+            entities=[RawEntity(**e, text_unit_id=unit_id) for e in value["entities"]],  # type: ignore[arg-type]
+            relationships=[
+                RawRelationship(**r, text_unit_id=unit_id)  # type: ignore[arg-type]
+                for r in value["relationships"]
+            ],
+        )
+
+
+@dataclass
+class _Found:
+    """What a unit has yielded so far, keyed the way the merge step will key it."""
+
+    entities: dict[str, RawEntity] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], RawRelationship] = field(default_factory=dict)
+
+    @staticmethod
+    def pair_key(source: str, target: str) -> tuple[str, str]:
+        a, b = sorted((normalize_title(source), normalize_title(target)))
+        return a, b
+
+    def add_new(self, parsed: ParsedRecords) -> tuple[list[RawEntity], list[RawRelationship]]:
+        """Keep the records whose entity title / relationship pair is not known yet; return them."""
+        new_entities: list[RawEntity] = []
+        for entity in parsed.entities:
+            key = normalize_title(entity.title)
+            if key not in self.entities:
+                self.entities[key] = entity
+                new_entities.append(entity)
+        new_relationships: list[RawRelationship] = []
+        for rel in parsed.relationships:
+            pair = self.pair_key(rel.source, rel.target)
+            if pair[0] != pair[1] and pair not in self.pairs:
+                self.pairs[pair] = rel
+                new_relationships.append(rel)
+        return new_entities, new_relationships
+
+    def as_prompt_list(self) -> str:
+        """The compact 'already found' list of a gleaning prompt: names and types, pairs; no descriptions."""
+        lines = ["entities:"]
+        lines += [f"{e.title} ({e.type})" for e in self.entities.values()] or ["(none)"]
+        lines.append("relationships:")
+        lines += [f"{r.source} -- {r.target}" for r in self.pairs.values()] or ["(none)"]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Prompts:
+    extract: str
+    glean: str
+    entity_types: str
+
+
+async def _ask(chat: ChatModel, prompt: str) -> str:
+    response = await chat.chat([{"role": "user", "content": prompt}], json_mode=False)
+    return response.text or ""
+
+
+async def _first_pass(unit: TextUnit, chat: ChatModel, prompts: _Prompts, out: _UnitResult) -> ParsedRecords:
+    """The first extraction reply, parsed; sets ``out.failure`` when there is none worth keeping.
+
+    A reply without a single record or end marker is asked for once more with a format reminder: a
+    different request, so a cached bad reply is not simply served again.
+    """
+    first = fill(prompts.extract, entity_types=prompts.entity_types, input_text=unit.text)
+    parsed, reply = ParsedRecords(), ""
+    for attempt, prompt in enumerate((first, first + FORMAT_REMINDER)):
+        try:
+            reply = await _ask(chat, prompt)
+        except LLMError as exc:
+            out.failure = f"extraction call failed: {exc}"
+            return parsed
+        parsed = parse_records(reply, unit.id)
+        out.rejected_records += len(parsed.rejected)
+        if parsed.count or parsed.complete:
+            return parsed
+        out.format_retries += int(attempt == 0)
+    preview = " ".join(reply.split())[:160]
+    out.failure = f"unparseable extraction reply (no records, no end marker): {preview!r}"
+    await forget_replies(chat, [[{"role": "user", "content": p}] for p in (first, first + FORMAT_REMINDER)])
+    return parsed
+
+
+async def _glean(
+    unit: TextUnit, chat: ChatModel, prompts: _Prompts, found: _Found, max_gleanings: int, out: _UnitResult
+) -> None:
+    """Up to ``max_gleanings`` rounds asking only for what ``found`` lacks; stop at a round with no news."""
+    for _ in range(max_gleanings):
+        prompt = fill(
+            prompts.glean,
+            entity_types=prompts.entity_types,
+            found=found.as_prompt_list(),
+            input_text=unit.text,
+        )
+        out.gleaning_calls += 1
+        try:
+            reply = await _ask(chat, prompt)
+        except LLMError as exc:
+            out.gleaning_failures += 1
+            out.gleaning_error = f"gleaning call failed (first-pass records kept): {exc}"
+            logger.warning("text unit %s: gleaning call failed, keeping earlier records: %s", unit.id, exc)
+            return
+        parsed = parse_records(reply, unit.id)
+        out.rejected_records += len(parsed.rejected)
+        new_entities, new_relationships = found.add_new(parsed)
+        if not new_entities and not new_relationships:
+            return
+        out.entities.extend(new_entities)
+        out.relationships.extend(new_relationships)
+        out.gleaned_records += len(new_entities) + len(new_relationships)
+
+
+async def _extract_unit(
+    unit: TextUnit, chat: ChatModel, prompts: _Prompts, max_gleanings: int
+) -> _UnitResult:
+    """First pass plus gleaning for one unit. Never raises for a model failure: it is reported instead."""
+    out = _UnitResult()
+    parsed = await _first_pass(unit, chat, prompts, out)
+    if out.failure is not None:
+        logger.warning("text unit %s: %s", unit.id, out.failure)
+        return out
+    out.truncated = not parsed.complete
+    # The first pass keeps every record, duplicates included: a second description of the same entity in
+    # one reply is still evidence. Gleaning keeps only records that are new.
+    out.entities.extend(parsed.entities)
+    out.relationships.extend(
+        r for r in parsed.relationships if normalize_title(r.source) != normalize_title(r.target)
+    )
+    found = _Found()
+    found.add_new(parsed)
+    await _glean(unit, chat, prompts, found, max_gleanings, out)
+    return out
+
+
+def _load_prompts(settings: Settings, project_root: Path | None) -> _Prompts:
+    types = [t.strip().lower() for t in settings.extraction.entity_types if t.strip()]
+    return _Prompts(
+        extract=load_prompt(EXTRACT_PROMPT, project_root),
+        glean=load_prompt(CONTINUE_PROMPT, project_root),
+        entity_types=", ".join(types),
+    )
+
+
+async def extract_graph(
+    text_units: Sequence[TextUnit],
+    chat: ChatModel,
+    settings: Settings,
+    project_root: Path | None,
+    on_progress: ProgressCallback | None = None,
+    memo: ItemMemo | None = None,
+) -> ExtractionResult:
+    """Extract raw entity and relationship records from every text unit.
+
+    All units run concurrently (the chat model bounds requests in flight). One unit's failure is logged
+    and listed in ``failed_units``; it never stops the others. Units found in ``memo`` are not sent; units
+    extracted without any failure are put there.
+    """
+    prompts = _load_prompts(settings, project_root)
+    max_gleanings = settings.extraction.max_gleanings
+    runner = ItemRunner(memo, chat.meter, len(text_units), on_progress)
+
+    async def extract(unit: TextUnit) -> _UnitResult:
+        async def compute() -> Outcome[_UnitResult]:
+            result = await _extract_unit(unit, chat, prompts, max_gleanings)
+            return Outcome(result, result.failure or result.gleaning_error)
+
+        def decode(value: dict[str, list[dict[str, object]]]) -> _UnitResult:
+            return _UnitResult.from_memo(value, unit.id)
+
+        key = memo_key("extract_graph", unit.text)
+        return await runner.run(unit.id, key, compute, encode=_UnitResult.to_memo, decode=decode)
+
+    results = await asyncio.gather(*(extract(unit) for unit in text_units))
+    out = ExtractionResult()
+    for unit, unit_result in zip(text_units, results, strict=True):
+        if unit_result.failure is not None:
+            out.failed_units.append((unit.id, unit_result.failure))
+        elif unit_result.gleaning_error is not None:
+            out.partial_units.append((unit.id, unit_result.gleaning_error))
+        out.entities.extend(unit_result.entities)
+        out.relationships.extend(unit_result.relationships)
+        out.gleaning_calls += unit_result.gleaning_calls
+        out.gleaned_records += unit_result.gleaned_records
+        out.gleaning_failures += unit_result.gleaning_failures
+        out.rejected_records += unit_result.rejected_records
+        out.format_retries += unit_result.format_retries
+        out.truncated_replies += int(unit_result.truncated)
+    out.reused_units = runner.reused
+    logger.info(
+        "extraction: %d entity and %d relationship records from %d text units (%d failed, %d gleaned)",
+        len(out.entities),
+        len(out.relationships),
+        len(text_units),
+        len(out.failed_units),
+        out.gleaned_records,
+    )
+    return out

@@ -1,0 +1,1 @@
+"""Stage 3: the merged graph: merging, summaries, pruning, communities and their stable ids."""

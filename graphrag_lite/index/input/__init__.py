@@ -1,0 +1,1 @@
+"""Stage 1: the input folder into documents, and documents into token chunks (text units)."""

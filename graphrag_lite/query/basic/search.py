@@ -1,0 +1,44 @@
+"""Basic search: hybrid (BM25 + vector) retrieval over text units, then an answer from the passages."""
+
+from __future__ import annotations
+
+from graphrag_lite.config.prompts import fill, load_prompt
+from graphrag_lite.config.settings import Settings
+from graphrag_lite.models.base import Message
+from graphrag_lite.query.answer import Emit, finish, query_run
+from graphrag_lite.query.basic.context import build_basic_context
+from graphrag_lite.query.engine import BasicOptions, QueryEnv
+from graphrag_lite.query.result import QueryResult
+
+
+def basic_messages(query: str, context_text: str, settings: Settings) -> list[Message]:
+    template = load_prompt("basic_search", settings.root)
+    system = fill(template, response_type=settings.query.response_type, context_data=context_text)
+    return [{"role": "system", "content": system}, {"role": "user", "content": query}]
+
+
+async def basic_search(
+    query: str, options: BasicOptions, env: QueryEnv, emit: Emit | None = None
+) -> QueryResult:
+    """Answer ``query`` from the best-matching passages."""
+    data, chat, embedder, settings = env.data, env.chat, env.embedder, env.settings
+    with query_run("basic", chat) as run:
+        context = await build_basic_context(query, data, embedder, settings, options.context_tokens)
+        answerer = env.answerer
+        answer = await answerer.from_sources(
+            query, lambda: basic_messages(query, context.text, settings), context.records.text_units, emit
+        )
+        return finish(
+            run,
+            data,
+            answer,
+            records=context.records,
+            ids=context.ids,
+            extractive=answerer.extractive,
+            context_text=context.text,
+            extra={
+                "context_tokens": context.tokens,
+                "bm25_hits": context.bm25_hits,
+                "vector_hits": context.vector_hits,
+            },
+        )

@@ -1,0 +1,135 @@
+"""What every search method shares: its options (one typed object per method), what it runs against
+(:class:`QueryEnv`) and the :class:`Engine` shape, plus the registry and the one entry point.
+
+An engine builds its context and answers from it. It takes ``emit``: None for a whole answer, else a
+callback that receives the answer as it is written; :class:`AnswerStream` turns that into an async
+iterator, so whole and streamed answers run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from graphrag_lite.config.settings import Settings
+from graphrag_lite.errors import ConfigError
+from graphrag_lite.models.base import ChatModel, Embedder, Message
+from graphrag_lite.query.answer import AnswerStream, Emit
+from graphrag_lite.query.index_data import IndexData
+from graphrag_lite.query.result import QueryResult
+
+if TYPE_CHECKING:
+    from graphrag_lite.query.answerer import Answerer
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalOptions:
+    """``community_level`` picks the reports (default: the deepest); ``context_tokens`` replaces the
+    context budget; ``history`` (recent turns) goes into the context."""
+
+    community_level: int | None = None
+    context_tokens: int | None = None
+    history: Sequence[Message] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalOptions:
+    """``community_level``: the reports mapped (default 0); ``context_tokens`` caps batch and reduce."""
+
+    community_level: int | None = None
+    context_tokens: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftOptions:
+    """``community_level`` restricts the primer to one level; ``context_tokens`` caps every context;
+    ``history`` reaches the final reduce."""
+
+    community_level: int | None = None
+    context_tokens: int | None = None
+    history: Sequence[Message] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BasicOptions:
+    """``context_tokens`` replaces the context budget."""
+
+    context_tokens: int | None = None
+
+
+SearchOptions = LocalOptions | GlobalOptions | DriftOptions | BasicOptions
+METHODS: tuple[str, ...] = ("local", "global", "drift", "basic")
+
+
+def options_for(
+    method: str,
+    *,
+    community_level: int | None = None,
+    context_tokens: int | None = None,
+    history: Sequence[Message] | None = None,
+) -> SearchOptions:
+    """The options object of ``method`` from the fields every front end offers (a field the method does
+    not use is ignored, as it always was)."""
+    if method == "local":
+        return LocalOptions(community_level=community_level, context_tokens=context_tokens, history=history)
+    if method == "global":
+        return GlobalOptions(community_level=community_level, context_tokens=context_tokens)
+    if method == "drift":
+        return DriftOptions(community_level=community_level, context_tokens=context_tokens, history=history)
+    if method == "basic":
+        return BasicOptions(context_tokens=context_tokens)
+    raise ConfigError(f"Unknown query method '{method}'. Use one of: {', '.join(METHODS)}.")
+
+
+@dataclass(frozen=True)
+class QueryEnv:
+    """What a query runs against: the loaded index, the models and the settings."""
+
+    data: IndexData
+    chat: ChatModel | None
+    embedder: Embedder
+    settings: Settings
+
+    @property
+    def answerer(self) -> Answerer:
+        from graphrag_lite.query.answerer import answerer_for
+
+        return answerer_for(self.chat, self.data, self.embedder)
+
+
+O_contra = TypeVar("O_contra", contravariant=True)
+
+
+class Engine(Protocol[O_contra]):
+    """A search method: build the context for ``query``, then answer (through ``emit`` when streaming)."""
+
+    async def __call__(
+        self, query: str, options: O_contra, env: QueryEnv, emit: Emit | None = None
+    ) -> QueryResult: ...
+
+
+def _engines() -> dict[type, Engine[Any]]:
+    # Options type -> engine; each entry pairs an engine with its own options type (hence Any here).
+    from graphrag_lite.query.basic.search import basic_search
+    from graphrag_lite.query.drift.search import drift_search
+    from graphrag_lite.query.global_.search import global_search
+    from graphrag_lite.query.local.search import local_search
+
+    return {
+        LocalOptions: local_search,
+        GlobalOptions: global_search,
+        DriftOptions: drift_search,
+        BasicOptions: basic_search,
+    }
+
+
+async def run_query(query: str, options: SearchOptions, env: QueryEnv) -> QueryResult:
+    """The whole answer of the method ``options`` belongs to."""
+    return await _engines()[type(options)](query, options, env)
+
+
+def open_stream(query: str, options: SearchOptions, env: QueryEnv) -> AnswerStream:
+    """The streamed answer: iterate for text deltas, then read ``.result``."""
+    engine = _engines()[type(options)]
+    return AnswerStream(lambda emit: engine(query, options, env, emit))
