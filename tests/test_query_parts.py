@@ -12,7 +12,7 @@ from support.replies.query import LOCAL_MARKER, MAP_MARKER, answer_from_sources,
 
 from graphrag_lite.models.json_reply import parse_json_object
 from graphrag_lite.models.tokens import get_tokenizer
-from graphrag_lite.query.basic.context import light_stem, reciprocal_rank_fusion
+from graphrag_lite.query.basic.context import fuse, light_stem
 from graphrag_lite.query.citations import parse_cited_ids, strip_citations
 from graphrag_lite.query.extractive import Evidence, format_extractive, rank_evidence, split_sentences
 from graphrag_lite.query.names import EntityNameIndex, name_key
@@ -60,9 +60,12 @@ def test_table_section_counts_rows_once_and_stops_at_budget() -> None:
     assert section.record_ids[0] == "t-1"
 
 
-def test_rrf_and_light_stem() -> None:
-    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]], k=60)
-    assert fused[:2] == ["a", "c"] and set(fused) == {"a", "b", "c", "d"}
+def test_score_fusion_and_light_stem() -> None:
+    fused = fuse({"a": 9.0, "b": 5.0, "c": 1.0}, {"c": 0.9, "a": 0.7, "d": 0.5}, lexical_share=0.2)
+    ranked = sorted(fused, key=lambda u: -fused[u])
+    assert ranked[:2] == ["c", "a"] and set(fused) == {"a", "b", "c", "d"}  # the dense side weighs 0.8
+    assert fused["d"] == 0.0 and abs(fused["a"] - (0.2 + 0.8 * 0.5)) < 1e-9
+    assert fuse({"a": 3.0}, {}, lexical_share=0.2) == {"a": 0.2}
     assert light_stem(["fathers", "stories", "class", "is", "bus"]) == [
         "father",
         "story",

@@ -207,38 +207,6 @@ class ReportSettings(_Section):
     )
 
 
-class PassageRankSettings(_Section):
-    """How local search ranks text units: Personalized PageRank over passages and entities (see
-    docs/search-methods.md). Defaults were chosen on the hotpotqa and musique dev sets."""
-
-    entity_seed: float = Field(1.0, ge=0, description="Restart weight of the entities the question names.")
-    text_seed: float = Field(1.0, ge=0, description="Restart weight of the units matching the question.")
-    title_seed: float = Field(
-        1.0, ge=0, description="Restart weight of units of documents the question names."
-    )
-    lexical_share: float = Field(
-        0.2, ge=0, le=1, description="BM25's share of the match score (the rest is vector similarity)."
-    )
-    sharpness: float = Field(
-        8.0, ge=1, description="Power the match score is raised to: the walk starts at the best few matches."
-    )
-    continue_probability: float = Field(
-        0.3, gt=0, lt=1, description="Chance the walk follows an edge instead of restarting (1 − damping)."
-    )
-    second_round: float = Field(
-        0.25, ge=0, description="Restart weight of what the best unit points to, in a second run (0 = off)."
-    )
-    relationship_cap: float = Field(3.0, gt=0, description="Cap on an entity-entity edge's weight.")
-    title_link_weight: float = Field(
-        3.0,
-        ge=0,
-        description="Weight of the edge from a unit to the units of a document whose title it names.",
-    )
-    candidates: int = Field(
-        100, ge=1, description="Units each retriever (BM25, vectors) scores per question."
-    )
-
-
 class LocalSearchSettings(_Section):
     max_context_tokens: int = Field(12000, ge=500, description="Total context budget.")
     text_unit_share: float = Field(0.5, ge=0, le=1, description="Share of the budget for text units.")
@@ -247,13 +215,6 @@ class LocalSearchSettings(_Section):
     top_k_relationships: int = Field(
         10, ge=1, description="Relationships per matched entity (out-of-network)."
     )
-    units_first_below: int = Field(
-        2000,
-        ge=0,
-        description="Below this budget text units get the whole context first; entities, relationships and "
-        "reports only use what is left.",
-    )
-    ranking: PassageRankSettings = Field(default_factory=PassageRankSettings)
     use_pagerank: bool = Field(True, description="Rank text units with personalized PageRank from matches.")
     relevance_weight: float = Field(
         2.0,
@@ -311,8 +272,15 @@ class DriftSearchSettings(_Section):
 
 class BasicSearchSettings(_Section):
     max_context_tokens: int = Field(12000, ge=500, description="Context budget of text units.")
-    top_k: int = Field(20, ge=1, description="Text units retrieved by each retriever before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    top_k: int = Field(
+        100,
+        ge=1,
+        description="Text units each retriever (BM25, vectors) scores per question, for basic search and for "
+        "the relevance of text units in local search.",
+    )
+    lexical_share: float = Field(
+        0.2, ge=0, le=1, description="BM25's share of the fused match score (the rest is vector similarity)."
+    )
 
 
 class QuerySettings(_Section):

@@ -7,7 +7,7 @@ cites; :class:`ContextIds` maps those back to the real record ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from graphrag_lite.models.tokens import Tokenizer
@@ -36,10 +36,23 @@ class TableSection:
         """Add a row if it fits; False (and the section is full) once the budget is spent."""
         if self.full:
             return False
+        self.full = not self._fits(record_id, cells)
+        return not self.full
+
+    def pack(self, rows: Iterable[tuple[str, Sequence[object]]], give_up_after: int = 30) -> None:
+        """Add rows in order, skipping one that does not fit and trying the next ones (a long passage
+        must not waste the budget a shorter, lower-ranked one could use); stop after ``give_up_after``
+        misses in a row."""
+        misses = 0
+        for record_id, cells in rows:
+            misses = 0 if self._fits(record_id, cells) else misses + 1
+            if misses >= give_up_after:
+                break
+
+    def _fits(self, record_id: str, cells: Sequence[object]) -> bool:
         line = "|".join([str(len(self.rows) + 1), *(clean_cell(c) for c in cells)]) + "\n"
         cost = self.tokenizer.count(line) + (self._header_tokens if not self.rows else 0)
         if self.tokens + cost > self.max_tokens:
-            self.full = True
             return False
         self.rows.append(line)
         self.record_ids.append(record_id)

@@ -1,11 +1,11 @@
-"""Basic-search retrieval: BM25 and vector search over text units, fused by reciprocal rank fusion.
+"""Basic-search retrieval: BM25 and vector search over titled text units (document title + text), fused by
+score, packed into the budget in rank order (a passage that does not fit is skipped, not the end).
 
 The BM25 index (``bm25s``) is built on first use and kept on the :class:`IndexData`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.result import ContextRecords
 from graphrag_lite.query.sections import ContextIds, TableSection
+from graphrag_lite.store.records import titled_text
 
 _BM25_KEY = "bm25_text_units"
 
@@ -43,58 +44,68 @@ def _tokenize(texts: list[str]) -> list[list[str]]:
 
 
 def bm25_index(data: IndexData) -> Any:
-    """The BM25 index over the text units, in ``data.text_units`` order (built once per index)."""
+    """The BM25 index over the titled text units, in ``data.text_units`` order (built once per index)."""
     if _BM25_KEY not in data.cache:
         import bm25s
 
+        titles = {d.id: d.title for d in data.documents}
+        texts = [titled_text(titles.get(u.document_id, ""), u.text) for u in data.text_units]
         retriever = bm25s.BM25()
-        retriever.index(_tokenize([u.text for u in data.text_units]), show_progress=False)
+        retriever.index(_tokenize(texts), show_progress=False)
         data.cache[_BM25_KEY] = retriever
     return data.cache[_BM25_KEY]
 
 
-def bm25_search(data: IndexData, query: str, k: int) -> list[str]:
-    """Text-unit ids by BM25 score, best first; units sharing no term with the query are left out."""
-    if not data.text_units:
-        return []
-    query_tokens = _tokenize([query])
+def bm25_scores(data: IndexData, query: str, k: int) -> dict[str, float]:
+    """The ``k`` best text units by BM25, id -> score; units sharing no term with the query are left out."""
+    query_tokens = _tokenize([query]) if data.text_units else [[]]
     if not query_tokens[0]:
-        return []
-    retriever = bm25_index(data)
-    k = min(k, len(data.text_units))
-    docs, scores = retriever.retrieve(query_tokens, k=k, show_progress=False)
-    return [data.text_units[int(i)].id for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        return {}
+    docs, scores = bm25_index(data).retrieve(
+        query_tokens, k=min(k, len(data.text_units)), show_progress=False
+    )
+    return {data.text_units[int(i)].id: float(s) for i, s in zip(docs[0], scores[0], strict=True) if s > 0}
 
 
-def vector_search(data: IndexData, query_vector: np.ndarray, k: int) -> list[str]:
+def bm25_search(data: IndexData, query: str, k: int) -> list[str]:
+    """Text-unit ids by BM25 score, best first."""
+    return list(bm25_scores(data, query, k))
+
+
+def vector_scores(data: IndexData, query_vector: np.ndarray, k: int) -> dict[str, float]:
+    """The ``k`` text units nearest to the question, id -> cosine similarity."""
     if data.vectors is None or not data.has_vectors("text_units"):
-        return []
-    return [hit.id for hit in data.vectors.search("text_units", query_vector, k=k)]
+        return {}
+    hits = data.vectors.search("text_units", query_vector, k=k)
+    return {hit.id: hit.score for hit in hits if hit.id in data.text_unit_by_id}
 
 
-def rrf_scores(rankings: Sequence[Sequence[str]], k: int) -> dict[str, float]:
-    """Reciprocal rank fusion: each item scores the sum of 1 / (k + rank) over the rankings it is in."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return scores
-
-
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[str]:
-    """Items of all rankings, best fused score first (ties by id, so the order is deterministic)."""
-    scores = rrf_scores(rankings, k)
-    return sorted(scores, key=lambda item: (-scores[item], item))
+def fuse(lexical: dict[str, float], dense: dict[str, float], lexical_share: float) -> dict[str, float]:
+    """``lexical_share``·BM25 + (1 − share)·cosine, each min-max scaled over the units its retriever
+    returned (a unit the other one missed scores 0 there). Scores, unlike ranks, keep how much better the
+    best match is; dense-heavy fusion was the strongest basic ranking on the dev sets (BENCHMARKS.md)."""
+    fused: dict[str, float] = {}
+    for scores, share in ((lexical, lexical_share), (dense, 1.0 - lexical_share)):
+        if not scores:
+            continue
+        low, high = min(scores.values()), max(scores.values())
+        for unit_id, score in scores.items():
+            scaled = (score - low) / (high - low) if high > low else 1.0
+            fused[unit_id] = fused.get(unit_id, 0.0) + share * scaled
+    return fused
 
 
 @dataclass
 class HybridRanking:
-    """Text units found by BM25 and by vector search, fused."""
+    """Text units found by BM25 and by vector search, with their own and their fused scores."""
 
-    ranked: list[str]
+    lexical: dict[str, float]
+    dense: dict[str, float]
     scores: dict[str, float]
-    bm25_hits: int
-    vector_hits: int
+
+    @property
+    def ranked(self) -> list[str]:
+        return sorted(self.scores, key=lambda item: (-self.scores[item], item))
 
 
 async def hybrid_rank(
@@ -102,21 +113,17 @@ async def hybrid_rank(
     data: IndexData,
     embedder: Embedder,
     settings: Settings,
-    k: int | None = None,
     query_vector: np.ndarray | None = None,
 ) -> HybridRanking:
-    """BM25 and vector retrieval (``k`` each, default ``query.basic.top_k``) fused by RRF."""
+    """BM25 and vector retrieval (``query.basic.top_k`` each) over titled units, fused by score."""
     opts = settings.query.basic
-    k = k or opts.top_k
-    lexical = bm25_search(data, query, k)
-    dense: list[str] = []
+    lexical = bm25_scores(data, query, opts.top_k)
+    dense: dict[str, float] = {}
     if data.vectors is not None and data.has_vectors("text_units"):
         if query_vector is None:
             query_vector = np.asarray((await embedder.embed([query]))[0], dtype=np.float32)
-        dense = [u for u in vector_search(data, query_vector, k) if u in data.text_unit_by_id]
-    scores = rrf_scores([lexical, dense], opts.rrf_k)
-    ranked = sorted(scores, key=lambda item: (-scores[item], item))
-    return HybridRanking(ranked, scores, len(lexical), len(dense))
+        dense = vector_scores(data, query_vector, opts.top_k)
+    return HybridRanking(lexical, dense, fuse(lexical, dense, opts.lexical_share))
 
 
 @dataclass
@@ -137,14 +144,13 @@ async def build_basic_context(
     settings: Settings,
     max_tokens: int | None = None,
 ) -> BasicContext:
-    """The best text units for ``query``, in fused order, until ``max_tokens`` is spent."""
+    """The best text units for ``query``, in fused order, within ``max_tokens``."""
     tokenizer = get_tokenizer(settings.chunks.encoding)
     budget = max_tokens or settings.query.basic.max_context_tokens
     hybrid = await hybrid_rank(query, data, embedder, settings)
+    ranked = hybrid.ranked
     section = TableSection(tokenizer, "Sources", ["id", "text"], budget)
-    for unit_id in hybrid.ranked:
-        if not section.add(unit_id, [data.text_unit_by_id[unit_id].text]):
-            break
+    section.pack((unit_id, [data.text_unit_by_id[unit_id].text]) for unit_id in ranked)
     text = section.text
     tokens = tokenizer.count(text)
     while tokens > budget and section.rows:
@@ -159,7 +165,7 @@ async def build_basic_context(
         records=ContextRecords(text_units=list(section.record_ids)),
         ids=ids,
         tokens=tokens,
-        ranked=hybrid.ranked,
-        bm25_hits=hybrid.bm25_hits,
-        vector_hits=hybrid.vector_hits,
+        ranked=ranked,
+        bm25_hits=len(hybrid.lexical),
+        vector_hits=len(hybrid.dense),
     )

@@ -4,17 +4,18 @@ second round makes the hop, and packing puts each document's best unit first."""
 from __future__ import annotations
 
 import numpy as np
-
-from graphrag_lite.config.settings import PassageRankSettings
-from graphrag_lite.query.index_data import IndexData
-from graphrag_lite.query.local.passage_rank import (
+from passage_rank import (  # run: cd benchmarks/passage_rank_prototype && pytest test_passage_rank.py
+    PassageRankSettings,
     documents_first,
-    fused_match,
     passage_graph,
     personalized_pagerank,
     rank_units,
     title_forms,
+    unit_scores,
 )
+
+from graphrag_lite.query.basic.context import fuse
+from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.store.records import Document, Entity, Relationship, TextUnit
 
 
@@ -60,7 +61,7 @@ def test_title_link_carries_the_walk_to_the_named_document() -> None:
     opts = PassageRankSettings(second_round=0)
     graph = passage_graph(data, opts)
     assert graph.unit_named_documents == [["d2"], [], [], [], []]
-    match = fused_match(graph, {"u1": 3.0}, {}, lexical_share=1.0)  # only u1 matches the words
+    match = unit_scores(graph, {"u1": 1.0})  # only u1 matches the words
     assert rank_units(graph, "When was it built?", [], match, opts)[:3] == ["u1", "u2", "u5"]
 
 
@@ -88,16 +89,16 @@ def test_second_round_follows_the_best_unit_to_the_document_it_names() -> None:
     data = _index()
     no_links = PassageRankSettings(title_link_weight=0)
     graph = passage_graph(data, no_links)
-    match = fused_match(graph, {"u1": 1.0, "u3": 0.5}, {"u1": 0.9, "u3": 0.8}, lexical_share=0.2)
-    without = rank_units(graph, "q", [], match, no_links.model_copy(update={"second_round": 0}))
+    match = unit_scores(graph, fuse({"u1": 1.0, "u3": 0.5}, {"u1": 0.9, "u3": 0.8}, lexical_share=0.2))
+    without = rank_units(graph, "q", [], match, PassageRankSettings(title_link_weight=0, second_round=0))
     with_hop = rank_units(graph, "q", [], match, no_links)
     assert without == ["u1", "u5"]  # no title edge and no hop: Beta Harbour is unreachable
     assert with_hop[:2] == ["u1", "u2"]
 
 
-def test_fused_match_scales_each_retriever_and_documents_first_packs_one_per_document() -> None:
+def test_fusion_scales_each_retriever_and_documents_first_packs_one_per_document() -> None:
     data = _index()
     graph = passage_graph(data, PassageRankSettings())
-    fused = fused_match(graph, {"u1": 10.0, "u2": 5.0}, {"u2": 0.9, "u3": 0.5}, lexical_share=0.2)
-    assert np.allclose(fused[:4], [0.2, 0.8, 0.0, 0.0])
+    fused = unit_scores(graph, fuse({"u1": 10.0, "u2": 5.0}, {"u2": 0.9, "u3": 0.5}, lexical_share=0.2))
+    assert np.allclose(fused, [0.2, 0.8, 0.0, 0.0, 0.0])
     assert documents_first(["u1", "u5", "u2"], data) == ["u1", "u2", "u5"]

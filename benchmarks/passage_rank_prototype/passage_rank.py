@@ -1,4 +1,6 @@
-"""Rank text units by Personalized PageRank over a graph of passages and entities (after HippoRAG 2).
+"""PROTOTYPE, not yet wired into local search (see the issue-16 note).
+
+Rank text units by Personalized PageRank over a graph of passages and entities (after HippoRAG 2).
 
 Nodes are text units and entities. Edges, undirected and scaled so each node's weights sum to 1: an entity
 and each unit that mentions it; two related entities (weight capped); and a *title link* from a unit whose
@@ -20,9 +22,23 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from graphrag_lite.config.settings import PassageRankSettings
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.names import EntityNameIndex
+
+
+@dataclass(frozen=True)
+class PassageRankSettings:
+    """Recipe F's weights (../shared/retrieval-notes.md), chosen on hotpot + musique dev."""
+
+    entity_seed: float = 1.0
+    text_seed: float = 1.0
+    title_seed: float = 1.0
+    sharpness: float = 8.0
+    continue_probability: float = 0.3
+    second_round: float = 0.25
+    relationship_cap: float = 3.0
+    title_link_weight: float = 3.0
+
 
 _CACHE_KEY = "passage_graph"
 _MAX_ITERATIONS = 50
@@ -160,20 +176,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / total if total > 0 else v
 
 
-def fused_match(
-    graph: PassageGraph, lexical: Mapping[str, float], dense: Mapping[str, float], lexical_share: float
-) -> np.ndarray:
-    """Per unit: ``lexical_share``·BM25 + (1 − share)·dense, each min-max scaled over its candidates
-    (a unit a retriever did not return scores 0 there)."""
-    fused = np.zeros(graph.n_units)
-    for scores, share in ((lexical, lexical_share), (dense, 1 - lexical_share)):
-        rows = [graph.unit_row[u] for u in scores if u in graph.unit_row]
-        if not rows:
-            continue
-        values = np.array([scores[u] for u in scores if u in graph.unit_row])
-        low, high = values.min(), values.max()
-        fused[rows] += share * ((values - low) / (high - low) if high > low else np.ones_like(values))
-    return fused
+def unit_scores(graph: PassageGraph, scores: Mapping[str, float]) -> np.ndarray:
+    """``scores`` (unit id -> score, e.g. the fused BM25 + vector match) as a vector over the units."""
+    vector = np.zeros(graph.n_units)
+    for unit_id, score in scores.items():
+        row = graph.unit_row.get(unit_id)
+        if row is not None:
+            vector[row] = score
+    return vector
 
 
 def rank_units(
@@ -183,8 +193,8 @@ def rank_units(
     match: np.ndarray,
     opts: PassageRankSettings,
 ) -> list[str]:
-    """Text-unit ids, best first (units the walk never reaches are left out). ``match`` is
-    :func:`fused_match`; ``question_entities`` are the ids of entities the question names."""
+    """Text-unit ids, best first (units the walk never reaches are left out). ``match`` is each unit's
+    match score in [0, 1] (:func:`unit_scores`); ``question_entities``: ids of entities the question names."""
     entity_seed = np.zeros(len(graph.entity_ids))
     named = {graph.entity_column[e] for e in question_entities if e in graph.entity_column}
     for column in named:
