@@ -109,7 +109,7 @@ async def score_drift(
         units = tree_units(result.to_dict()["tree"])
         tokens = sum(data.text_unit_by_id[u].n_tokens for u in units)
         docs = ranked_documents(units, data, doc_key)
-        scores.add(docs, question.gold, tokens, elapsed)
+        scores.add(docs, question.gold, tokens, elapsed, docs)
         scores.add_hops(docs, question.hops)
     return scores
 
@@ -132,7 +132,7 @@ async def score_context(
             context = await build_local_context(question.text, data, embedder, settings, budget)
         elapsed = time.perf_counter() - started
         docs = ranked_documents(context.records.text_units, data, doc_key)
-        scores.add(docs, question.gold, context.tokens, elapsed)
+        scores.add(docs, question.gold, context.tokens, elapsed, docs)
         scores.add_hops(docs, question.hops)
     return scores
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 from support.replies import ReplyRequest
 from support.replies.query import LOCAL_MARKER, MAP_MARKER, answer_from_sources, map_points
 
@@ -64,8 +65,8 @@ def test_score_fusion_and_light_stem() -> None:
     fused = fuse({"a": 9.0, "b": 5.0, "c": 1.0}, {"c": 0.9, "a": 0.7, "d": 0.5}, lexical_share=0.2)
     ranked = sorted(fused, key=lambda u: -fused[u])
     assert ranked[:2] == ["c", "a"] and set(fused) == {"a", "b", "c", "d"}  # the dense side weighs 0.8
-    assert fused["d"] == 0.0 and abs(fused["a"] - (0.2 + 0.8 * 0.5)) < 1e-9
-    assert fuse({"a": 3.0}, {}, lexical_share=0.2) == {"a": 0.2}
+    assert abs(fused["a"] - (0.2 + 0.8 * 0.7 / 0.9)) < 1e-9 and abs(fused["d"] - 0.8 * 0.5 / 0.9) < 1e-9
+    assert fuse({"a": 3.0}, {"b": -0.2, "a": 0.4}, lexical_share=0.2) == pytest.approx({"a": 1.0, "b": 0.0})
     assert light_stem(["fathers", "stories", "class", "is", "bus"]) == [
         "father",
         "story",
@@ -155,3 +156,18 @@ def test_reply_module_cites_context_ids_and_scores_overlap() -> None:
     }
     unrelated = ReplyRequest([{"role": "system", "content": blocks}, {"role": "user", "content": "Mercury?"}])
     assert json.loads(map_points(unrelated)) == {"points": []}
+
+
+def test_pack_skips_a_row_that_does_not_fit_and_takes_later_shorter_ones() -> None:
+    tokenizer = get_tokenizer()
+    section = TableSection(tokenizer, "Sources", ["id", "text"], 40)
+    long_row = "word " * 60
+    section.pack([("t-1", ["a short first row"]), ("t-2", [long_row]), ("t-3", ["another short row"])])
+    assert section.record_ids == ["t-1", "t-3"] and section.tokens <= 40
+    # add() stops at the first row that does not fit; pack() gives up only after many misses in a row
+    first_fit = TableSection(tokenizer, "Sources", ["id", "text"], 40)
+    assert first_fit.add("t-1", ["a short first row"]) and not first_fit.add("t-2", [long_row])
+    assert not first_fit.add("t-3", ["another short row"])
+    stubborn = TableSection(tokenizer, "Sources", ["id", "text"], 40)
+    stubborn.pack([(f"x-{i}", [long_row]) for i in range(5)] + [("t-9", ["short"])], give_up_after=5)
+    assert stubborn.record_ids == []

@@ -23,7 +23,7 @@ from graphrag_lite.query.result import QueryResult
 LLM_CONCURRENCY = 4
 EMBED_CONCURRENCY = 2  # reliability_project's embeddings.concurrency
 QUERIES = 50
-METHODS = ("local", "global", "drift", "basic")
+METHODS = ("local", "global", "drift", "basic", "graph")
 SUBJECTS = ("Scrooge", "Marley", "Bob Cratchit", "the counting-house", "Fred", "Christmas", "the ghost")
 
 

@@ -33,7 +33,7 @@ UTF16_TEXT = "Fred's party: the Ghost of Christmas Present — 幽霊 🎄 — w
 LATIN_TEXT = "Le café était plein. Noël à Paris: crème brûlée, façade, garçon. Scrooge paya l'addition.\n"
 BIG_MB = 50
 IS_ROOT = os.geteuid() == 0  # root reads chmod 000 files anyway
-METHODS = ("local", "global", "drift", "basic")
+METHODS = ("local", "global", "drift", "basic", "graph")
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

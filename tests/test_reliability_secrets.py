@@ -34,7 +34,7 @@ from graphrag_lite.models.base import UsageMeter
 from graphrag_lite.models.factory import create_chat, create_embedder
 from graphrag_lite.store.tables import read_table
 
-METHODS = ("local", "global", "drift", "basic")
+METHODS = ("local", "global", "drift", "basic", "graph")
 KEY = TEST_API_KEY.encode()
 WRONG_KEY = "sk-wrong-KEY-0000-9999"
 

@@ -207,6 +207,7 @@ def test_max_in_flight_counts_concurrent_requests() -> None:
         for thread in threads:
             thread.join()
         assert srv.max_in_flight == 3 and srv.max_connections >= 3
+        srv.wait_idle()
         srv.clear_log()
         assert srv.log == [] and srv.max_in_flight == 0
 

@@ -190,7 +190,7 @@ class GraphRAG:
         context_tokens: int | None = None,
         history: list[dict[str, str]] | None = None,
     ) -> QueryResult:
-        """Answer ``text`` with local, global, drift or basic search (or the method of an options object)."""
+        """Answer ``text`` with local, global, drift, basic or graph search (or the options object's)."""
         from graphrag_lite.query.engine import options_for, run_query
 
         options = method if not isinstance(method, str) else None
@@ -238,6 +238,9 @@ class GraphRAG:
     async def abasic_search(self, text: str, **options: Any) -> QueryResult:
         return await self.aquery(text, "basic", **options)
 
+    async def agraph_search(self, text: str, **options: Any) -> QueryResult:
+        return await self.aquery(text, "graph", **options)
+
     def local_search(self, text: str, **options: Any) -> QueryResult:
         return self.query(text, "local", **options)
 
@@ -249,3 +252,6 @@ class GraphRAG:
 
     def basic_search(self, text: str, **options: Any) -> QueryResult:
         return self.query(text, "basic", **options)
+
+    def graph_search(self, text: str, **options: Any) -> QueryResult:
+        return self.query(text, "graph", **options)

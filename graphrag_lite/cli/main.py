@@ -42,6 +42,7 @@ class QueryMethod(StrEnum):
     global_ = "global"
     drift = "drift"
     basic = "basic"
+    graph = "graph"
 
 
 def _fail(exc: GraphRAGError) -> None:
@@ -144,14 +145,17 @@ def update(
 def query(
     question: Annotated[str | None, typer.Argument(help="The question (omit with --batch).")] = None,
     root: RootOption = Path("."),
-    method: Annotated[QueryMethod, typer.Option(help="local, global, drift or basic.")] = QueryMethod.local,
+    method: Annotated[
+        QueryMethod, typer.Option(help="local, global, drift, basic or graph.")
+    ] = QueryMethod.local,
     community_level: Annotated[
         int | None, typer.Option(help="Community level for local/global search.")
     ] = None,
     context_tokens: Annotated[
         int | None,
         typer.Option(
-            help="Context token budget: local/basic use it instead of the setting; global/drift cap theirs."
+            help="Context token budget: local/basic/graph use it instead of the setting; global/drift cap "
+            "theirs."
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,

@@ -207,6 +207,32 @@ class ReportSettings(_Section):
     )
 
 
+class PassageRankSettings(_Section):
+    """How graph search ranks text units: Personalized PageRank over passages and entities (see
+    docs/search-methods.md). Defaults were chosen on the hotpotqa and musique dev sets."""
+
+    entity_seed: float = Field(1.0, ge=0, description="Restart weight of the entities the question names.")
+    text_seed: float = Field(1.0, ge=0, description="Restart weight of the units matching the question.")
+    title_seed: float = Field(
+        1.0, ge=0, description="Restart weight of the units of documents whose title the question names."
+    )
+    sharpness: float = Field(
+        8.0, ge=1, description="Power the match score is raised to: the walk starts at the best few matches."
+    )
+    continue_probability: float = Field(
+        0.3, gt=0, lt=1, description="Chance the walk follows an edge instead of restarting (1 - damping)."
+    )
+    second_round: float = Field(
+        0.25, ge=0, description="Restart weight of what the best unit points to, in a second run (0 = off)."
+    )
+    relationship_cap: float = Field(3.0, gt=0, description="Cap on an entity-entity edge's weight.")
+    title_link_weight: float = Field(
+        3.0,
+        ge=0,
+        description="Weight of the edge from a unit to the units of a document whose title it names.",
+    )
+
+
 class LocalSearchSettings(_Section):
     max_context_tokens: int = Field(12000, ge=500, description="Total context budget.")
     text_unit_share: float = Field(0.5, ge=0, le=1, description="Share of the budget for text units.")
@@ -276,15 +302,22 @@ class BasicSearchSettings(_Section):
         100,
         ge=1,
         description="Text units each retriever (BM25, vectors) scores per question, for basic search and for "
-        "the relevance of text units in local search.",
+        "the match seed of graph search.",
     )
     lexical_share: float = Field(
         0.2, ge=0, le=1, description="BM25's share of the fused match score (the rest is vector similarity)."
     )
 
 
+class GraphSearchSettings(_Section):
+    """Graph search: passages ranked by Personalized PageRank over passages and entities."""
+
+    max_context_tokens: int = Field(12000, ge=100, description="Context budget of text units.")
+    ranking: PassageRankSettings = Field(default_factory=PassageRankSettings)
+
+
 class QuerySettings(_Section):
-    """Defaults for the four query methods."""
+    """Defaults for the query methods."""
 
     community_level: int | None = Field(
         None,
@@ -297,6 +330,7 @@ class QuerySettings(_Section):
     global_: GlobalSearchSettings = Field(default_factory=GlobalSearchSettings, alias="global")
     drift: DriftSearchSettings = Field(default_factory=DriftSearchSettings)
     basic: BasicSearchSettings = Field(default_factory=BasicSearchSettings)
+    graph: GraphSearchSettings = Field(default_factory=GraphSearchSettings)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
 

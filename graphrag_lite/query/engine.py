@@ -58,8 +58,15 @@ class BasicOptions:
     context_tokens: int | None = None
 
 
-SearchOptions = LocalOptions | GlobalOptions | DriftOptions | BasicOptions
-METHODS: tuple[str, ...] = ("local", "global", "drift", "basic")
+@dataclass(frozen=True, kw_only=True)
+class GraphOptions:
+    """``context_tokens`` replaces the context budget."""
+
+    context_tokens: int | None = None
+
+
+SearchOptions = LocalOptions | GlobalOptions | DriftOptions | BasicOptions | GraphOptions
+METHODS: tuple[str, ...] = ("local", "global", "drift", "basic", "graph")
 
 
 def options_for(
@@ -79,6 +86,8 @@ def options_for(
         return DriftOptions(community_level=community_level, context_tokens=context_tokens, history=history)
     if method == "basic":
         return BasicOptions(context_tokens=context_tokens)
+    if method == "graph":
+        return GraphOptions(context_tokens=context_tokens)
     raise ConfigError(f"Unknown query method '{method}'. Use one of: {', '.join(METHODS)}.")
 
 
@@ -114,6 +123,7 @@ def _engines() -> dict[type, Engine[Any]]:
     from graphrag_lite.query.basic.search import basic_search
     from graphrag_lite.query.drift.search import drift_search
     from graphrag_lite.query.global_.search import global_search
+    from graphrag_lite.query.graph.search import graph_search
     from graphrag_lite.query.local.search import local_search
 
     return {
@@ -121,6 +131,7 @@ def _engines() -> dict[type, Engine[Any]]:
         GlobalOptions: global_search,
         DriftOptions: drift_search,
         BasicOptions: basic_search,
+        GraphOptions: graph_search,
     }
 
 

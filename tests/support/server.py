@@ -355,6 +355,13 @@ class TestLLMServer:
         """Logged requests whose kind starts with ``kind_prefix`` (all when None)."""
         return [e for e in self.log if kind_prefix is None or e.kind.startswith(kind_prefix)]
 
+    def wait_idle(self, timeout_s: float = 30.0) -> None:
+        """Wait until no request is being handled: a client may read its reply before the handler has
+        returned, so right after the reply a request can still count as in flight."""
+        deadline = time.monotonic() + timeout_s
+        while self._in_flight_now and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()

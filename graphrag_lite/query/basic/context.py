@@ -81,17 +81,15 @@ def vector_scores(data: IndexData, query_vector: np.ndarray, k: int) -> dict[str
 
 
 def fuse(lexical: dict[str, float], dense: dict[str, float], lexical_share: float) -> dict[str, float]:
-    """``lexical_share``·BM25 + (1 − share)·cosine, each min-max scaled over the units its retriever
-    returned (a unit the other one missed scores 0 there). Scores, unlike ranks, keep how much better the
-    best match is; dense-heavy fusion was the strongest basic ranking on the dev sets (BENCHMARKS.md)."""
+    """``lexical_share``·BM25 + (1 − share)·cosine, each divided by its best score (negative cosines count
+    0). Scores, unlike ranks, keep how much better the best match is. Scaling from 0 rather than from the
+    lowest candidate approximates a min-max over every unit (most units score about 0 on both), which is
+    what the dev-set measurements were made with (BENCHMARKS.md)."""
     fused: dict[str, float] = {}
     for scores, share in ((lexical, lexical_share), (dense, 1.0 - lexical_share)):
-        if not scores:
-            continue
-        low, high = min(scores.values()), max(scores.values())
+        best = max(scores.values(), default=0.0)
         for unit_id, score in scores.items():
-            scaled = (score - low) / (high - low) if high > low else 1.0
-            fused[unit_id] = fused.get(unit_id, 0.0) + share * scaled
+            fused[unit_id] = fused.get(unit_id, 0.0) + (share * max(0.0, score) / best if best > 0 else 0.0)
     return fused
 
 
@@ -127,40 +125,35 @@ async def hybrid_rank(
 
 
 @dataclass
-class BasicContext:
+class PassageContext:
+    """Passages packed into a budget: the context of basic and graph search."""
+
     text: str
     records: ContextRecords
     ids: ContextIds
     tokens: int
-    ranked: list[str]  # the fused ranking, before the budget cut
+    ranked: list[str]  # the ranking, before the budget cut
     bm25_hits: int
     vector_hits: int
 
 
-async def build_basic_context(
-    query: str,
-    data: IndexData,
-    embedder: Embedder,
-    settings: Settings,
-    max_tokens: int | None = None,
-) -> BasicContext:
-    """The best text units for ``query``, in fused order, within ``max_tokens``."""
+def pack_passages(
+    ranked: list[str], data: IndexData, settings: Settings, budget: int, hybrid: HybridRanking
+) -> PassageContext:
+    """``ranked`` text units in order within ``budget``, skipping one that does not fit."""
     tokenizer = get_tokenizer(settings.chunks.encoding)
-    budget = max_tokens or settings.query.basic.max_context_tokens
-    hybrid = await hybrid_rank(query, data, embedder, settings)
-    ranked = hybrid.ranked
     section = TableSection(tokenizer, "Sources", ["id", "text"], budget)
     section.pack((unit_id, [data.text_unit_by_id[unit_id].text]) for unit_id in ranked)
     text = section.text
     tokens = tokenizer.count(text)
-    while tokens > budget and section.rows:
+    while tokens > budget and section.rows:  # BPE merges across rows can add a token or two
         section.rows.pop()
         section.record_ids.pop()
         text = section.text
         tokens = tokenizer.count(text)
     ids = ContextIds()
     ids.register("sources", section.record_ids)
-    return BasicContext(
+    return PassageContext(
         text=text,
         records=ContextRecords(text_units=list(section.record_ids)),
         ids=ids,
@@ -169,3 +162,16 @@ async def build_basic_context(
         bm25_hits=len(hybrid.lexical),
         vector_hits=len(hybrid.dense),
     )
+
+
+async def build_basic_context(
+    query: str,
+    data: IndexData,
+    embedder: Embedder,
+    settings: Settings,
+    max_tokens: int | None = None,
+) -> PassageContext:
+    """The best text units for ``query``, in fused order, within ``max_tokens``."""
+    hybrid = await hybrid_rank(query, data, embedder, settings)
+    budget = max_tokens or settings.query.basic.max_context_tokens
+    return pack_passages(hybrid.ranked, data, settings, budget, hybrid)

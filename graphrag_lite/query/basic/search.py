@@ -5,8 +5,8 @@ from __future__ import annotations
 from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.models.base import Message
-from graphrag_lite.query.answer import Emit, finish, query_run
-from graphrag_lite.query.basic.context import build_basic_context
+from graphrag_lite.query.answer import Emit, QueryRun, finish, query_run
+from graphrag_lite.query.basic.context import PassageContext, build_basic_context
 from graphrag_lite.query.engine import BasicOptions, QueryEnv
 from graphrag_lite.query.result import QueryResult
 
@@ -21,24 +21,34 @@ async def basic_search(
     query: str, options: BasicOptions, env: QueryEnv, emit: Emit | None = None
 ) -> QueryResult:
     """Answer ``query`` from the best-matching passages."""
-    data, chat, embedder, settings = env.data, env.chat, env.embedder, env.settings
-    with query_run("basic", chat) as run:
-        context = await build_basic_context(query, data, embedder, settings, options.context_tokens)
-        answerer = env.answerer
-        answer = await answerer.from_sources(
-            query, lambda: basic_messages(query, context.text, settings), context.records.text_units, emit
+    with query_run("basic", env.chat) as run:
+        context = await build_basic_context(
+            query, env.data, env.embedder, env.settings, options.context_tokens
         )
-        return finish(
-            run,
-            data,
-            answer,
-            records=context.records,
-            ids=context.ids,
-            extractive=answerer.extractive,
-            context_text=context.text,
-            extra={
-                "context_tokens": context.tokens,
-                "bm25_hits": context.bm25_hits,
-                "vector_hits": context.vector_hits,
-            },
-        )
+        extra = {"bm25_hits": context.bm25_hits, "vector_hits": context.vector_hits}
+        return await answer_from_passages(query, context, env, run, emit, extra)
+
+
+async def answer_from_passages(
+    query: str,
+    context: PassageContext,
+    env: QueryEnv,
+    run: QueryRun,
+    emit: Emit | None,
+    extra: dict[str, int],
+) -> QueryResult:
+    """The answer of a passages-only context (basic and graph search)."""
+    answerer = env.answerer
+    answer = await answerer.from_sources(
+        query, lambda: basic_messages(query, context.text, env.settings), context.records.text_units, emit
+    )
+    return finish(
+        run,
+        env.data,
+        answer,
+        records=context.records,
+        ids=context.ids,
+        extractive=answerer.extractive,
+        context_text=context.text,
+        extra={"context_tokens": context.tokens, **extra},
+    )

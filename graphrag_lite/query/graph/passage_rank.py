@@ -1,6 +1,4 @@
-"""PROTOTYPE, not yet wired into local search (see the issue-16 note).
-
-Rank text units by Personalized PageRank over a graph of passages and entities (after HippoRAG 2).
+"""Rank text units by Personalized PageRank over a graph of passages and entities (after HippoRAG 2).
 
 Nodes are text units and entities. Edges, undirected and scaled so each node's weights sum to 1: an entity
 and each unit that mentions it; two related entities (weight capped); and a *title link* from a unit whose
@@ -22,23 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from graphrag_lite.config.settings import PassageRankSettings
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.names import EntityNameIndex
-
-
-@dataclass(frozen=True)
-class PassageRankSettings:
-    """Recipe F's weights (../shared/retrieval-notes.md), chosen on hotpot + musique dev."""
-
-    entity_seed: float = 1.0
-    text_seed: float = 1.0
-    title_seed: float = 1.0
-    sharpness: float = 8.0
-    continue_probability: float = 0.3
-    second_round: float = 0.25
-    relationship_cap: float = 3.0
-    title_link_weight: float = 3.0
-
 
 _CACHE_KEY = "passage_graph"
 _MAX_ITERATIONS = 50
@@ -189,16 +173,16 @@ def unit_scores(graph: PassageGraph, scores: Mapping[str, float]) -> np.ndarray:
 def rank_units(
     graph: PassageGraph,
     question: str,
-    question_entities: Sequence[str],
+    question_entities: Mapping[str, float],
     match: np.ndarray,
     opts: PassageRankSettings,
 ) -> list[str]:
-    """Text-unit ids, best first (units the walk never reaches are left out). ``match`` is each unit's
-    match score in [0, 1] (:func:`unit_scores`); ``question_entities``: ids of entities the question names."""
+    """Text-unit ids, best first (units the walk never reaches are left out). ``match``: each unit's match
+    score in [0, 1] (:func:`unit_scores`); ``question_entities``: entity id -> seed weight (1 = named)."""
     entity_seed = np.zeros(len(graph.entity_ids))
-    named = {graph.entity_column[e] for e in question_entities if e in graph.entity_column}
-    for column in named:
-        entity_seed[column] = 1.0 / max(1.0, graph.entity_unit_count[column])
+    named = {graph.entity_column[e]: w for e, w in question_entities.items() if e in graph.entity_column}
+    for column, weight in named.items():
+        entity_seed[column] = weight / max(1.0, graph.entity_unit_count[column])
     title_seed = _unit_seed(graph, {m.entity_id for m in graph.question_titles.find_in(question)})
     restart = np.concatenate(
         [

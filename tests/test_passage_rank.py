@@ -4,8 +4,10 @@ second round makes the hop, and packing puts each document's best unit first."""
 from __future__ import annotations
 
 import numpy as np
-from passage_rank import (  # run: cd benchmarks/passage_rank_prototype && pytest test_passage_rank.py
-    PassageRankSettings,
+
+from graphrag_lite.config.settings import PassageRankSettings
+from graphrag_lite.query.basic.context import fuse
+from graphrag_lite.query.graph.passage_rank import (
     documents_first,
     passage_graph,
     personalized_pagerank,
@@ -13,8 +15,6 @@ from passage_rank import (  # run: cd benchmarks/passage_rank_prototype && pytes
     title_forms,
     unit_scores,
 )
-
-from graphrag_lite.query.basic.context import fuse
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.store.records import Document, Entity, Relationship, TextUnit
 
@@ -62,7 +62,7 @@ def test_title_link_carries_the_walk_to_the_named_document() -> None:
     graph = passage_graph(data, opts)
     assert graph.unit_named_documents == [["d2"], [], [], [], []]
     match = unit_scores(graph, {"u1": 1.0})  # only u1 matches the words
-    assert rank_units(graph, "When was it built?", [], match, opts)[:3] == ["u1", "u2", "u5"]
+    assert rank_units(graph, "When was it built?", {}, match, opts)[:3] == ["u1", "u2", "u5"]
 
 
 def test_expected_order_with_entity_seeds_and_relationship_edges() -> None:
@@ -72,7 +72,7 @@ def test_expected_order_with_entity_seeds_and_relationship_edges() -> None:
     nothing = np.zeros(graph.n_units)
     # the question names Maria Keller: both of her units first, then the walk reaches u1 through the title
     # link from u1 to Beta Harbour's unit; the unrelated u3 is never reached
-    order = rank_units(graph, "Who is related to Maria Keller?", ["e2"], nothing, opts)
+    order = rank_units(graph, "Who is related to Maria Keller?", {"e2": 1.0}, nothing, opts)
     assert set(order[:2]) == {"u2", "u4"}
     assert "u1" in order and "u3" not in order
 
@@ -81,7 +81,7 @@ def test_question_naming_a_title_seeds_its_units_even_in_short_form() -> None:
     data = _index()
     graph = passage_graph(data, PassageRankSettings())
     nothing = np.zeros(graph.n_units)
-    assert rank_units(graph, "What grows in Gamma Fields?", [], nothing, PassageRankSettings())[0] == "u3"
+    assert rank_units(graph, "What grows in Gamma Fields?", {}, nothing, PassageRankSettings())[0] == "u3"
     assert title_forms("The Wall (film)") == ["The Wall (film)", "The Wall", "Wall (film)", "Wall"]
 
 
@@ -89,9 +89,9 @@ def test_second_round_follows_the_best_unit_to_the_document_it_names() -> None:
     data = _index()
     no_links = PassageRankSettings(title_link_weight=0)
     graph = passage_graph(data, no_links)
-    match = unit_scores(graph, fuse({"u1": 1.0, "u3": 0.5}, {"u1": 0.9, "u3": 0.8}, lexical_share=0.2))
-    without = rank_units(graph, "q", [], match, PassageRankSettings(title_link_weight=0, second_round=0))
-    with_hop = rank_units(graph, "q", [], match, no_links)
+    match = unit_scores(graph, {"u1": 1.0})
+    without = rank_units(graph, "q", {}, match, PassageRankSettings(title_link_weight=0, second_round=0))
+    with_hop = rank_units(graph, "q", {}, match, no_links)
     assert without == ["u1", "u5"]  # no title edge and no hop: Beta Harbour is unreachable
     assert with_hop[:2] == ["u1", "u2"]
 
@@ -99,6 +99,6 @@ def test_second_round_follows_the_best_unit_to_the_document_it_names() -> None:
 def test_fusion_scales_each_retriever_and_documents_first_packs_one_per_document() -> None:
     data = _index()
     graph = passage_graph(data, PassageRankSettings())
-    fused = unit_scores(graph, fuse({"u1": 10.0, "u2": 5.0}, {"u2": 0.9, "u3": 0.5}, lexical_share=0.2))
-    assert np.allclose(fused, [0.2, 0.8, 0.0, 0.0, 0.0])
+    fused = unit_scores(graph, fuse({"u1": 10.0, "u2": 5.0}, {"u2": 0.9, "u3": 0.45}, lexical_share=0.2))
+    assert np.allclose(fused, [0.2, 0.1 + 0.8, 0.4, 0.0, 0.0])
     assert documents_first(["u1", "u5", "u2"], data) == ["u1", "u2", "u5"]

@@ -1,0 +1,1 @@
+"""Graph search: text units ranked by Personalized PageRank over passages and entities."""
