@@ -13,18 +13,38 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from support import TestLLMServer
 
 from graphrag_lite.config.settings import Settings
 
+if TYPE_CHECKING:
+    from graphrag_lite.models.base import Embedder
+    from graphrag_lite.query.index_data import IndexData
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 TEST_API_KEY = "sk-test-SECRET-do-not-leak-1234"
 TEST_MODEL = "test-model"
+
+
+@pytest.fixture
+def data(tmp_path_factory: pytest.TempPathFactory) -> IndexData:
+    """The hand-made Christmas Carol index (built once per session) of the query tests."""
+    from query_fixtures import carol_data
+
+    return carol_data(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The embedder the Carol index was built with."""
+    from query_fixtures import carol_embedder
+
+    return carol_embedder(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import llm_settings
-from query_fixtures import carol_data, carol_embedder, offline_settings, open_chat, unit_text
+from query_fixtures import offline_settings, open_chat, unit_text
 from support import TestLLMServer
 from support.server import LogEntry
 
@@ -36,16 +36,6 @@ HISTORY = [
     {"role": "assistant", "content": "Scrooge's clerk."},
 ]
 TREE_KEYS = {"question", "answer", "score", "sources", "children"}
-
-
-@pytest.fixture
-def data(tmp_path_factory: pytest.TempPathFactory) -> IndexData:
-    return carol_data(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    return carol_embedder(tmp_path_factory.getbasetemp())
 
 
 def walk(node: dict[str, Any]) -> list[dict[str, Any]]:

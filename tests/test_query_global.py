@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import llm_settings
-from query_fixtures import carol_data, carol_embedder, offline_settings, open_chat
+from query_fixtures import offline_settings, open_chat
 from support import TestLLMServer
 
 from graphrag_lite.models.base import Embedder
@@ -22,16 +22,6 @@ THEMES = "What are the main themes of the story?"
 MAP = "query:## What to reply (global search, map"
 REDUCE = "query:## How to answer (global search, red"
 RATE = "query:## What to reply (global search, rel"
-
-
-@pytest.fixture
-def data(tmp_path_factory: pytest.TempPathFactory) -> IndexData:
-    return carol_data(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    return carol_embedder(tmp_path_factory.getbasetemp())
 
 
 async def test_map_per_batch_then_one_reduce(

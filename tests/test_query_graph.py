@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import llm_settings
-from query_fixtures import carol_data, carol_embedder, offline_settings, open_chat, unit_text
+from query_fixtures import offline_settings, open_chat, unit_text
 from support import TestLLMServer
 
 from graphrag_lite.models.base import Embedder
@@ -17,16 +16,6 @@ from graphrag_lite.query.graph.search import build_graph_context
 from graphrag_lite.query.index_data import IndexData
 
 CORNHILL = "Who went down a slide on Cornhill?"
-
-
-@pytest.fixture
-def data(tmp_path_factory: pytest.TempPathFactory) -> IndexData:
-    return carol_data(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    return carol_embedder(tmp_path_factory.getbasetemp())
 
 
 async def test_graph_context_puts_the_passage_first_and_keeps_the_budget(

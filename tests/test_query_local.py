@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import llm_settings
-from query_fixtures import carol_data, carol_embedder, carol_index, offline_settings, open_chat, unit_text
+from query_fixtures import carol_index, offline_settings, open_chat, unit_text
 from support import TestLLMServer
 
 from graphrag_lite.errors import IndexNotFoundError
@@ -20,16 +20,6 @@ from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.local.context import build_local_context
 
 QUESTION = "Who is Tiny Tim's father?"
-
-
-@pytest.fixture
-def data(tmp_path_factory: pytest.TempPathFactory) -> IndexData:
-    return carol_data(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    return carol_embedder(tmp_path_factory.getbasetemp())
 
 
 async def test_context_matches_named_entity_and_its_relationships(
