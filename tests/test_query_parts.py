@@ -11,12 +11,13 @@ import pytest
 from support.replies import ReplyRequest
 from support.replies.query import LOCAL_MARKER, MAP_MARKER, answer_from_sources, map_points
 
+from graphrag_lite.index.extract.names import name_key
 from graphrag_lite.models.json_reply import parse_json_object
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.query.basic.context import fuse, light_stem
 from graphrag_lite.query.citations import parse_cited_ids, strip_citations
 from graphrag_lite.query.extractive import Evidence, format_extractive, rank_evidence, split_sentences
-from graphrag_lite.query.names import EntityNameIndex, name_key
+from graphrag_lite.query.names import EntityNameIndex
 from graphrag_lite.query.result import Citation, ContextRecords, QueryResult
 from graphrag_lite.query.sections import ContextIds, TableSection
 

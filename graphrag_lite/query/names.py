@@ -1,8 +1,8 @@
 """Find entity names and aliases inside a question, on word boundaries, without scanning every title.
 
-Titles, aliases and the question are reduced to the same key (upper-case words, punctuation dropped:
-"Tiny Tim's" -> "TINY TIM S"), and the question's word n-grams are looked up in a dict. The longest match
-wins where matches overlap, so "Tiny Tim" does not also match a separate entity "Tim".
+Titles, aliases and the question are reduced to the index's name key (upper-case words, punctuation
+dropped: "Tiny Tim's" -> "TINY TIM S"), and the question's word n-grams are looked up in a dict. The
+longest match wins where matches overlap, so "Tiny Tim" does not also match a separate entity "Tim".
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from graphrag_lite.index.extract.names import name_key
 
 _WORD = re.compile(r"[^\W_]+")
 MAX_NAME_WORDS = 8
@@ -20,11 +22,6 @@ _STOPWORD_TEXT = """
     INTO IS IT ITS ME MY NO NOT OF ON OR OUR S SHE SO THAT THE THEIR THEM THEN THERE THESE THEY THIS THOSE TO
     US WAS WE WERE WHAT WHEN WHERE WHICH WHO WHOM WHOSE WHY WILL WITH YOU YOUR"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-
-def name_key(text: str) -> str:
-    """The matching key of a name or phrase: upper-case words joined by single spaces."""
-    return " ".join(_WORD.findall(text.upper()))
 
 
 def is_informative(key: str) -> bool:

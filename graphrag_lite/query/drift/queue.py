@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphrag_lite.index.extract.names import name_key
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.drift.tree import DriftNode
-from graphrag_lite.query.names import name_key
 
 PRIORITY_FIRST = 101  # above any score (0-100)
 

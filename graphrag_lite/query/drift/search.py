@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from graphrag_lite.config.settings import Settings
+from graphrag_lite.index.extract.names import name_key
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.answer import Emit, QueryRun, finish, query_run
 from graphrag_lite.query.citations import strip_citations
@@ -36,7 +37,6 @@ from graphrag_lite.query.drift.reduce import reserve_for_reduce
 from graphrag_lite.query.drift.tree import CitationBook, DriftNode, ranked_answers, tree_depth
 from graphrag_lite.query.engine import DriftOptions, QueryEnv
 from graphrag_lite.query.local.context import embed_query
-from graphrag_lite.query.names import name_key
 from graphrag_lite.query.result import ContextRecords, QueryResult
 
 
