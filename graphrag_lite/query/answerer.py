@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from graphrag_lite.query.engine import QueryEnv
     from graphrag_lite.query.index_data import IndexData
     from graphrag_lite.query.local.context import LocalContext
-    from graphrag_lite.query.result import QueryResult
+    from graphrag_lite.query.result import ContextRecords, QueryResult
+    from graphrag_lite.query.sections import ContextIds
     from graphrag_lite.store.records import CommunityReport
 
 EXTRACTIVE_SENTENCES = 5
@@ -262,3 +263,38 @@ class ExtractiveAnswerer:
 def answerer_for(chat: ChatModel | None, data: IndexData, embedder: Embedder) -> Answerer:
     """The model when one is configured, else the extractive answerer."""
     return ExtractiveAnswerer(data, embedder) if chat is None else LLMAnswerer(chat)
+
+
+class SourcesContext(Protocol):
+    """A built context answered from its text units (local, basic and graph search)."""
+
+    text: str
+    records: ContextRecords
+    ids: ContextIds
+
+
+async def answer_from_context(
+    query: str,
+    messages: Callable[[], list[Message]],
+    context: SourcesContext,
+    env: QueryEnv,
+    run: QueryRun,
+    emit: Emit | None,
+    extra: dict[str, Any],
+) -> QueryResult:
+    """Answer from ``context`` (the model with ``messages``, or extractively from its sources) and wrap the
+    answer with its citations and usage."""
+    from graphrag_lite.query.answer import finish
+
+    answerer = env.answerer
+    answer = await answerer.from_sources(query, messages, context.records.text_units, emit)
+    return finish(
+        run,
+        env.data,
+        answer,
+        records=context.records,
+        ids=context.ids,
+        extractive=answerer.extractive,
+        context_text=context.text,
+        extra=extra,
+    )

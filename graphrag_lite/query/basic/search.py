@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.models.base import Message
-from graphrag_lite.query.answer import Emit, QueryRun, finish, query_run
+from graphrag_lite.query.answer import Emit, QueryRun, query_run
+from graphrag_lite.query.answerer import answer_from_context
 from graphrag_lite.query.basic.context import PassageContext, build_basic_context
 from graphrag_lite.query.engine import BasicOptions, QueryEnv
 from graphrag_lite.query.result import QueryResult
@@ -38,17 +41,6 @@ async def answer_from_passages(
     extra: dict[str, int],
 ) -> QueryResult:
     """The answer of a passages-only context (basic and graph search)."""
-    answerer = env.answerer
-    answer = await answerer.from_sources(
-        query, lambda: basic_messages(query, context.text, env.settings), context.records.text_units, emit
-    )
-    return finish(
-        run,
-        env.data,
-        answer,
-        records=context.records,
-        ids=context.ids,
-        extractive=answerer.extractive,
-        context_text=context.text,
-        extra={"context_tokens": context.tokens, **extra},
-    )
+    messages = partial(basic_messages, query, context.text, env.settings)
+    extra = {"context_tokens": context.tokens, **extra}
+    return await answer_from_context(query, messages, context, env, run, emit, extra)

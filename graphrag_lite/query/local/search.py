@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.models.base import Message
 from graphrag_lite.query.answer import (
     Emit,
-    finish,
     query_run,
 )
+from graphrag_lite.query.answerer import answer_from_context
 from graphrag_lite.query.engine import LocalOptions, QueryEnv
 from graphrag_lite.query.extractive import Evidence, split_sentences
 from graphrag_lite.query.index_data import IndexData
@@ -53,22 +54,10 @@ async def local_search(
             options.community_level,
             options.history,
         )
-        answerer = env.answerer
-        answer = await answerer.from_sources(
-            query, lambda: local_messages(query, context, env.settings), context.records.text_units, emit
-        )
         extra = {
             "matched_entities": [{"id": m.entity_id, "how": m.how} for m in context.entities],
             "context_tokens": context.tokens,
             "section_tokens": context.section_tokens,
         }
-        return finish(
-            run,
-            env.data,
-            answer,
-            records=context.records,
-            ids=context.ids,
-            extractive=answerer.extractive,
-            context_text=context.text,
-            extra=extra,
-        )
+        messages = partial(local_messages, query, context, env.settings)
+        return await answer_from_context(query, messages, context, env, run, emit, extra)
