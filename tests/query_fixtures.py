@@ -280,7 +280,7 @@ def build_carol_index(root: Path) -> Path:
     write_table(output, "community_reports", reports)
     embedder = create_embedder(settings)
     titles = {d.id: d.title for d in documents}
-    asyncio.run(embed_index(output / "lancedb", titles, units, entities, reports, embedder))
+    asyncio.run(embed_index(output / "lancedb", titles, {}, units, entities, reports, embedder))
     return root
 
 

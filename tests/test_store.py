@@ -17,6 +17,7 @@ import pytest
 from graphrag_lite.errors import IndexNotFoundError, StorageError
 from graphrag_lite.store.atomic import atomic_write, atomic_write_json, atomic_write_text, read_json
 from graphrag_lite.store.graph import build_graph, compute_degrees, export_graphml
+from graphrag_lite.store.layout import ALL_TABLES
 from graphrag_lite.store.records import (
     Community,
     CommunityReport,
@@ -25,12 +26,12 @@ from graphrag_lite.store.records import (
     Finding,
     Relationship,
     TextUnit,
+    UnitContext,
 )
 from graphrag_lite.store.tables import (
     RECORD_TYPES,
     REQUIRED_COLUMNS,
     SCHEMAS,
-    TABLE_NAMES,
     read_records,
     read_table,
     records_to_table,
@@ -55,6 +56,10 @@ def _sample() -> dict[str, list[Any]]:
                 ["t-1", "t-2"],
             ),
             Document("d-2", "", "rows.csv:3", "", "h2"),
+        ],
+        "unit_contexts": [
+            UnitContext("t-1", "The opening of A Christmas Carol, where Marley's death is stated — café ☃."),
+            UnitContext("t-2", ""),
         ],
         "text_units": [
             TextUnit("t-1", "d-1", 0, "Scrooge and Marley", 4, ["e-1", "e-2"], ["r-1"]),
@@ -118,8 +123,8 @@ def _sample() -> dict[str, list[Any]]:
 
 
 def test_every_schema_matches_its_dataclass_field_for_field() -> None:
-    assert set(TABLE_NAMES) == set(SCHEMAS) == set(RECORD_TYPES)
-    for name in TABLE_NAMES:
+    assert set(ALL_TABLES) == set(SCHEMAS) == set(RECORD_TYPES)
+    for name in ALL_TABLES:
         assert SCHEMAS[name].names == [f.name for f in fields(RECORD_TYPES[name])], name
         assert "id" in REQUIRED_COLUMNS[name]
     assert "parent" not in REQUIRED_COLUMNS["communities"]
@@ -133,7 +138,7 @@ def test_every_schema_matches_its_dataclass_field_for_field() -> None:
     )
 
 
-@pytest.mark.parametrize("name", TABLE_NAMES)
+@pytest.mark.parametrize("name", ALL_TABLES)
 def test_round_trip_is_exact(tmp_path: Path, name: str) -> None:
     records = _sample()[name]
     out = tmp_path / "output"
@@ -165,7 +170,7 @@ def test_round_trip_of_specific_values(tmp_path: Path) -> None:
 
 
 def test_empty_tables_round_trip_with_schema(tmp_path: Path) -> None:
-    for name in TABLE_NAMES:
+    for name in ALL_TABLES:
         write_table(tmp_path, name, [])
         assert read_records(tmp_path, name) == []
         frame = read_table(tmp_path, name)
@@ -186,10 +191,7 @@ def test_writes_are_byte_identical_for_the_same_records(tmp_path: Path) -> None:
         for name, records in sample.items():
             write_table(tmp_path / folder, name, records)
         digests.append(
-            {
-                n: hashlib.sha256(table_path(tmp_path / folder, n).read_bytes()).hexdigest()
-                for n in TABLE_NAMES
-            }
+            {n: hashlib.sha256(table_path(tmp_path / folder, n).read_bytes()).hexdigest() for n in ALL_TABLES}
         )
     assert digests[0] == digests[1]
 

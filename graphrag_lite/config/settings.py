@@ -118,6 +118,19 @@ class ChunkSettings(_Section):
     encoding: Literal["cl100k_base", "o200k_base"] = Field(
         "cl100k_base", description="Tokenizer used to count and cut tokens (works offline)."
     )
+    contextual_prefix: bool = Field(
+        False,
+        description="With an LLM: write a sentence situating each text unit in its document, which search "
+        "(BM25 and vectors) sees before the unit's text (Contextual Retrieval). One LLM call per unit. "
+        "Without it the document title is the prefix.",
+    )
+    contextual_window_tokens: int = Field(
+        6000,
+        ge=256,
+        description="Document text sent with each unit for its context: the whole document up to this size, "
+        "else the window of this size around the unit (units of one window share the prompt prefix, which "
+        "servers with prompt caching bill once).",
+    )
 
 
 class ExtractionSettings(_Section):
@@ -371,6 +384,19 @@ class Settings(_Section):
     @property
     def cache_path(self) -> Path:
         return self._resolve(self.cache.dir)
+
+    @property
+    def contextual_prefix_inputs(self) -> dict[str, object] | None:
+        """What contextual prefixes depend on, or None when the index writes none (off, or no LLM): the
+        contextualize_units step declares this, so LLM settings re-run it only when it calls the LLM."""
+        if not (self.chunks.contextual_prefix and self.llm.configured):
+            return None
+        llm = self.llm
+        return {
+            "window_tokens": self.chunks.contextual_window_tokens,
+            "encoding": self.chunks.encoding,
+            "llm": [llm.model, llm.temperature, llm.max_tokens],  # models.base.CHAT_SETTINGS
+        }
 
     @property
     def resolved_method(self) -> Literal["standard", "fast"]:

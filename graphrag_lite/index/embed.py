@@ -1,7 +1,7 @@
 """Embed text units, entities and community reports into LanceDB.
 
-Text units are embedded as document title + text (``titled_text``), entities as ``title: description`` and
-reports by their full content, so a query can match either by name or by what they are about. The tables
+Text units are embedded as title + context + text (``unit_search_texts``), entities as ``title: description``
+and reports by their full content, so a query can match either by name or by what they are about. The tables
 are updated in place: only new or changed rows are embedded, rows of deleted records are removed.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.store import layout
 from graphrag_lite.store.atomic import atomic_write_text
-from graphrag_lite.store.records import CommunityReport, Entity, TextUnit, titled_text
+from graphrag_lite.store.records import CommunityReport, Entity, TextUnit, unit_search_texts
 from graphrag_lite.store.vectors import VectorStore
 
 
@@ -38,6 +38,7 @@ async def _embed_batches(
 async def embed_index(
     db_dir: Path,
     titles: dict[str, str],
+    contexts: dict[str, str],
     text_units: list[TextUnit],
     entities: list[Entity],
     reports: list[CommunityReport],
@@ -47,7 +48,8 @@ async def embed_index(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Bring the three vector tables in line with the records; returns per table rows, embedded, deleted.
-    Text units are embedded with their document's title (``titles``: document id -> title).
+    Text units are embedded with their document's title (``titles``: document id -> title) and their
+    context sentence, if they have one (``contexts``: unit id -> context).
 
     Rows whose id, text and columns are already stored (by the same embedding model) are kept; new or
     changed rows are embedded and upserted, rows of records that are gone are deleted. A completion marker
@@ -64,7 +66,7 @@ async def embed_index(
     sources = {
         "text_units": _Rows(
             [u.id for u in text_units],
-            [titled_text(titles.get(u.document_id, ""), u.text) for u in text_units],
+            unit_search_texts(text_units, titles, contexts),
             {"document_id": [u.document_id for u in text_units]},
         ),
         "entities": _Rows(

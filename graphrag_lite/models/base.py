@@ -22,10 +22,12 @@ _SCOPE: contextvars.ContextVar[str] = contextvars.ContextVar("graphrag_lite_usag
 
 @dataclass
 class Usage:
-    """Calls and tokens. ``llm_calls`` counts requests that reached the server (cache hits do not)."""
+    """Calls and tokens. ``llm_calls`` counts requests that reached the server (cache hits do not);
+    ``cached_prompt_tokens``: the part of ``prompt_tokens`` the server served from its prompt cache."""
 
     llm_calls: int = 0
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
     completion_tokens: int = 0
     cache_hits: int = 0
     retries: int = 0

@@ -17,7 +17,7 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -37,6 +37,9 @@ from graphrag_lite.errors import ConfigError, LLMError
 from graphrag_lite.models.base import ChatResponse, Message, Usage, UsageMeter
 from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
 from graphrag_lite.models.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from openai.types import CompletionUsage
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +418,7 @@ class OpenAIChat(OpenAIEndpoint):
         completion_tokens = reported.completion_tokens if reported else count_tokens(text, self.encoding)
         usage.prompt_tokens += prompt
         usage.completion_tokens += completion_tokens
+        usage.cached_prompt_tokens += _cached_tokens(reported)
         return ChatResponse(text=text, prompt_tokens=prompt, completion_tokens=completion_tokens)
 
     async def stream(
@@ -487,4 +491,11 @@ class OpenAIChat(OpenAIEndpoint):
                 usage.completion_tokens += (
                     reported.completion_tokens if reported else count_tokens(text, self.encoding)
                 )
+                usage.cached_prompt_tokens += _cached_tokens(reported)
                 return
+
+
+def _cached_tokens(reported: CompletionUsage | None) -> int:
+    """Prompt tokens the server served from its prompt cache (OpenAI's ``prompt_tokens_details``), else 0."""
+    details = reported.prompt_tokens_details if reported else None
+    return (details.cached_tokens or 0) if details else 0

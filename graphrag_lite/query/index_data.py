@@ -24,6 +24,8 @@ from graphrag_lite.store.records import (
     Entity,
     Relationship,
     TextUnit,
+    UnitContext,
+    unit_search_texts,
 )
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ class IndexData:
     communities: list[Community]
     reports: list[CommunityReport]
     vectors: VectorStore | None = None
+    unit_contexts: list[UnitContext] = field(default_factory=list)
     root: Path | None = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # per-index derived data (BM25 ...)
 
@@ -61,10 +64,17 @@ class IndexData:
             communities=tables["communities"],
             reports=tables["community_reports"],
             vectors=reader.vectors(),
+            unit_contexts=reader.records_if_exists("unit_contexts"),
             root=settings.root,
         )
 
     # -- lookups ----------------------------------------------------------------------------------------
+    @cached_property
+    def unit_search_texts(self) -> list[str]:
+        """What search sees of each text unit (title, context, text), in ``text_units`` order."""
+        titles = {d.id: d.title for d in self.documents}
+        return unit_search_texts(self.text_units, titles, {c.id: c.context for c in self.unit_contexts})
+
     @cached_property
     def document_by_id(self) -> dict[str, Document]:
         return {d.id: d for d in self.documents}

@@ -18,6 +18,9 @@ TABLE_NAMES: tuple[str, ...] = (
     "communities",
     "community_reports",
 )
+# Tables an index may lack: indexes built before they existed still open, and read them as empty.
+OPTIONAL_TABLES: tuple[str, ...] = ("unit_contexts",)
+ALL_TABLES = TABLE_NAMES + OPTIONAL_TABLES
 # vector table -> the Parquet table whose rows it embeds (same ids)
 VECTOR_TABLES: dict[str, str] = {
     "text_units": "text_units",

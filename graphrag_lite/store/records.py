@@ -6,6 +6,7 @@ explicit schemas. Ids are deterministic hashes (see :mod:`graphrag_lite.store.id
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -35,10 +36,27 @@ class TextUnit:
     relationship_ids: list[str] = field(default_factory=list)
 
 
-def titled_text(title: str, text: str) -> str:
-    """What BM25 and the text-unit vectors see: the document title, then the unit's text. A passage rarely
-    repeats its document's subject ("He was born in ..."), so without the title it cannot match it."""
-    return f"{title}\n{text}" if title else text
+@dataclass
+class UnitContext:
+    """A sentence situating one text unit in its document, written by the LLM (``chunks.contextual_prefix``).
+    Only search sees it (BM25 and the text-unit vectors); answers quote the unit's own text."""
+
+    id: str  # the text unit's id
+    context: str
+
+
+def search_text(title: str, context: str, text: str) -> str:
+    """What BM25 and the text-unit vectors see: the document title, the unit's context sentence (if any),
+    then its text. A passage rarely repeats its document's subject ("He was born in ..."), so without the
+    title or context it cannot match it."""
+    return "\n".join(part for part in (title, context, text) if part)
+
+
+def unit_search_texts(
+    units: Sequence[TextUnit], titles: Mapping[str, str], contexts: Mapping[str, str]
+) -> list[str]:
+    """``search_text`` of each unit; ``titles``: document id -> title, ``contexts``: unit id -> context."""
+    return [search_text(titles.get(u.document_id, ""), contexts.get(u.id, ""), u.text) for u in units]
 
 
 @dataclass

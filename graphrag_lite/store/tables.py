@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from graphrag_lite.errors import IndexNotFoundError, StorageError
 from graphrag_lite.store.atomic import atomic_write
-from graphrag_lite.store.layout import TABLE_NAMES, project_root, table_path
+from graphrag_lite.store.layout import project_root, table_path
 from graphrag_lite.store.records import (
     Community,
     CommunityReport,
@@ -31,6 +31,7 @@ from graphrag_lite.store.records import (
     Finding,
     Relationship,
     TextUnit,
+    UnitContext,
 )
 
 RECORD_TYPES: dict[str, type] = {
@@ -40,6 +41,7 @@ RECORD_TYPES: dict[str, type] = {
     "relationships": Relationship,
     "communities": Community,
     "community_reports": CommunityReport,
+    "unit_contexts": UnitContext,
 }
 
 _IDS = pa.list_(pa.string())
@@ -141,6 +143,12 @@ SCHEMAS: dict[str, pa.Schema] = {
             ),
         ]
     ),
+    "unit_contexts": pa.schema(
+        [
+            _col("id", pa.string(), "Id of the text unit."),
+            _col("context", pa.string(), "LLM sentence situating the unit in its document (search only)."),
+        ]
+    ),
 }
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -181,7 +189,7 @@ _FROM_ARROW: dict[tuple[str, str], Callable[[Any], Any]] = {
 
 def _check_name(name: str) -> pa.Schema:
     if name not in SCHEMAS:
-        raise StorageError(f"Unknown table '{name}'. Known tables: {', '.join(TABLE_NAMES)}.")
+        raise StorageError(f"Unknown table '{name}'. Known tables: {', '.join(SCHEMAS)}.")
     return SCHEMAS[name]
 
 

@@ -129,7 +129,14 @@ class RunReport:
         return _sum(step.usage for step in self.steps if not step.skipped)
 
 
-USAGE_KEYS = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits", "retries")
+USAGE_KEYS = (
+    "llm_calls",
+    "prompt_tokens",
+    "cached_prompt_tokens",
+    "completion_tokens",
+    "cache_hits",
+    "retries",
+)
 
 
 def _sum(usages: Iterable[Mapping[str, Any]]) -> dict[str, int]:

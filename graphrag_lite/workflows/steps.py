@@ -50,6 +50,43 @@ async def load_documents(ctx: StepContext) -> Tables:
     return {"documents": result.documents, "work/text_units": text_units}
 
 
+@step("chunks.contextual_prefix", "contextual_prefix_inputs", prompts=("contextualize_unit",))
+async def contextualize_units(ctx: StepContext) -> Tables:
+    """With ``chunks.contextual_prefix`` and an LLM, a search context per text unit; else none (the title
+    stays the only prefix)."""
+    if not ctx.settings.chunks.contextual_prefix:
+        return {"unit_contexts": []}
+    if ctx.chat is None:
+        logger.warning(
+            "chunks.contextual_prefix is on but no LLM is configured: text units are searched with their "
+            "document title only.",
+            extra={SHOWN_IN_SUMMARY: True},
+        )
+        return {"unit_contexts": []}
+    from graphrag_lite.index.input.context import contextualize_units as contextualize
+
+    text_units = ctx.read("work/text_units")
+    result = await contextualize(
+        ctx.read("documents"),
+        text_units,
+        ctx.chat,
+        get_tokenizer(ctx.settings.chunks.encoding),
+        window_tokens=ctx.settings.chunks.contextual_window_tokens,
+        project_root=ctx.settings.root,
+        on_progress=ctx.on_progress(),
+        memo=ctx.memo,
+    )
+    for unit_id, reason in result.failed:
+        ctx.fail(unit_id, reason)
+    ctx.stats["contexts"] = {
+        "units": len(text_units),
+        "with_context": len(result.contexts),
+        "reused": result.reused,
+        "failed": len(result.failed),
+    }
+    return {"unit_contexts": result.contexts}
+
+
 @step(
     "extraction.entity_types",
     "extraction.max_gleanings",
@@ -210,6 +247,7 @@ async def embed(ctx: StepContext) -> Tables:
     counts = await embed_index(
         IndexLayout(ctx.settings.output_path).lancedb,
         {d.id: d.title for d in ctx.read("documents")},
+        {c.id: c.context for c in ctx.read("unit_contexts")},
         ctx.read("text_units"),
         ctx.read("entities"),
         ctx.read("community_reports"),
@@ -223,6 +261,7 @@ async def embed(ctx: StepContext) -> Tables:
 
 STEPS: dict[str, Step] = {
     "load_documents": load_documents,
+    "contextualize_units": contextualize_units,
     "extract_graph": extract_graph,
     "summarize_descriptions": summarize_descriptions,
     "extract_graph_nlp": extract_graph_nlp,

@@ -42,6 +42,18 @@ EMBEDDINGS_KIND = "embeddings"
 _WORD = re.compile(r"\w+")
 
 
+def _shared_length(a: str, b: str) -> int:
+    """Length of the longest common prefix of two strings (binary search over slice comparisons)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 # -- faults ----------------------------------------------------------------------------------------
 
 
@@ -101,6 +113,7 @@ class LogEntry:
     json_mode: bool = False
     stream: bool = False
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens "served from the prompt cache" (see _cached_prefix_tokens)
     completion_tokens: int = 0
     status: int | None = None  # None: no HTTP reply was sent (timeout / drop)
     fault: str | None = None
@@ -287,6 +300,7 @@ class TestLLMServer:
         self.models = list(models) if models is not None else None
         self._lock = threading.Lock()
         self._log: list[LogEntry] = []
+        self._prompts: dict[str, list[str]] = {}  # long chat prompts seen, by their start (prompt cache)
         self._scripted: collections.deque[str] = collections.deque()
         self._fault_rules: list[ContentRule] = []
         self._reply_rules: list[ContentRule] = []
@@ -525,6 +539,7 @@ class TestLLMServer:
             path=path, kind=GENERIC_KIND, model=model, messages=messages, json_mode=json_mode, stream=stream
         )
         entry.prompt_tokens = sum(count_tokens(m["content"]) for m in messages)
+        entry.cached_tokens = self._cached_prefix_tokens(messages)
         self._record(entry)  # logged on arrival, completed in place
         if self._reject(handler, entry):
             return
@@ -565,12 +580,26 @@ class TestLLMServer:
         seed = json.dumps(entry.messages, sort_keys=True) + entry.model
         return "chatcmpl-" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:16]
 
-    def _usage(self, entry: LogEntry) -> dict[str, int]:
+    def _cached_prefix_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Prompt caching as OpenAI does it: the longest prefix shared with an earlier prompt counts as
+        cached once it reaches 1,024 tokens, in steps of 128 tokens."""
+        prompt = "".join(f"<{m['role']}>{m['content']}" for m in messages)
+        if len(prompt) < 2048:  # fewer than 1,024 tokens, surely
+            return 0
+        with self._lock:
+            similar = self._prompts.setdefault(prompt[:512], [])
+            shared = max((_shared_length(prompt, seen) for seen in similar), default=0)
+            similar.append(prompt)
+        tokens = count_tokens(prompt[:shared])
+        return tokens // 128 * 128 if tokens >= 1024 else 0
+
+    def _usage(self, entry: LogEntry) -> dict[str, Any]:
         total = entry.prompt_tokens + entry.completion_tokens
         return {
             "prompt_tokens": entry.prompt_tokens,
             "completion_tokens": entry.completion_tokens,
             "total_tokens": total,
+            "prompt_tokens_details": {"cached_tokens": entry.cached_tokens},
         }
 
     def _send_chat_json(self, handler: _Handler, entry: LogEntry, text: str) -> None:

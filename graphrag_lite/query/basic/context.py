@@ -17,7 +17,6 @@ from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.result import ContextRecords
 from graphrag_lite.query.sections import ContextIds, TableSection
-from graphrag_lite.store.records import titled_text
 
 _BM25_KEY = "bm25_text_units"
 
@@ -44,14 +43,12 @@ def _tokenize(texts: list[str]) -> list[list[str]]:
 
 
 def bm25_index(data: IndexData) -> Any:
-    """The BM25 index over the titled text units, in ``data.text_units`` order (built once per index)."""
+    """BM25 over the units' search texts (title, context, text), in ``data.text_units`` order; built once."""
     if _BM25_KEY not in data.cache:
         import bm25s
 
-        titles = {d.id: d.title for d in data.documents}
-        texts = [titled_text(titles.get(u.document_id, ""), u.text) for u in data.text_units]
         retriever = bm25s.BM25()
-        retriever.index(_tokenize(texts), show_progress=False)
+        retriever.index(_tokenize(data.unit_search_texts), show_progress=False)
         data.cache[_BM25_KEY] = retriever
     return data.cache[_BM25_KEY]
 
