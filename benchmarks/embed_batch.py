@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from graphrag_lite.config import load_settings
-from graphrag_lite.models.embeddings import LocalMiniLMEmbedder
+from graphrag_lite.models.embeddings import TorchMiniLMEmbedder
 from graphrag_lite.store.tables import read_table
 
 
@@ -31,11 +31,11 @@ def main() -> None:
         f"{t}: {d}" for t, d in zip(entities["title"], entities["description"], strict=True)
     ]
     texts = texts[: args.texts]
-    LocalMiniLMEmbedder().embed_sync(texts[:8])  # load the model outside the timing
+    TorchMiniLMEmbedder().embed_sync(texts[:8])  # load the model outside the timing
     times: dict[int, list[float]] = {size: [] for size in args.sizes}
     for _ in range(args.reps):
         for size in args.sizes:
-            embedder = LocalMiniLMEmbedder(batch_size=size, encode_batch=size)
+            embedder = TorchMiniLMEmbedder(batch_size=size, encode_batch=size)
             started = time.perf_counter()
             embedder.embed_sync(texts)
             times[size].append(time.perf_counter() - started)

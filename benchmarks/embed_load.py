@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from graphrag_lite.models.embeddings import LocalMiniLMEmbedder
+from graphrag_lite.models.embeddings import TorchMiniLMEmbedder
 
 
 def embedded_texts(output: Path) -> dict[str, list[str]]:
@@ -40,7 +40,7 @@ def main() -> None:
     output = args.root / "output"
     step = json.loads((output / "stats.json").read_text())["steps"]["embed"]
     seconds = float(step["duration_s"])
-    embedder = LocalMiniLMEmbedder()
+    embedder = TorchMiniLMEmbedder()
     tokenizer = embedder._st().tokenizer
     totals = {"texts": 0, "windows": 0, "pieces": 0}
     print(f"embed step: {seconds:.1f} s")

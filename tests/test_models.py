@@ -23,8 +23,9 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import EmbeddingError, LLMError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
 from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
-from graphrag_lite.models.embeddings import CachedEmbedder, LocalMiniLMEmbedder, OpenAIEmbedder
+from graphrag_lite.models.embeddings import CachedEmbedder, OpenAIEmbedder, TorchMiniLMEmbedder
 from graphrag_lite.models.factory import create_chat, create_embedder, open_caches
+from graphrag_lite.models.onnx_minilm import OnnxMiniLMEmbedder
 from graphrag_lite.models.openai_chat import OpenAIChat
 from graphrag_lite.models.tokens import count_tokens
 
@@ -326,15 +327,15 @@ def test_factory_no_llm_configured_returns_none(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def minilm() -> LocalMiniLMEmbedder:
-    return LocalMiniLMEmbedder()
+def minilm() -> TorchMiniLMEmbedder:
+    return TorchMiniLMEmbedder()
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-async def test_minilm_gives_unit_vectors_with_meaningful_similarity(minilm: LocalMiniLMEmbedder) -> None:
+async def test_minilm_gives_unit_vectors_with_meaningful_similarity(minilm: TorchMiniLMEmbedder) -> None:
     assert isinstance(minilm, Embedder) and minilm.dim == 384
     vectors = await minilm.embed(
         ["Scrooge is a miser", "Ebenezer Scrooge hoards money", "The weather in Paris"]
@@ -345,7 +346,7 @@ async def test_minilm_gives_unit_vectors_with_meaningful_similarity(minilm: Loca
     assert (await minilm.embed([])).shape == (0, 384)
 
 
-async def test_minilm_windows_long_text_instead_of_truncating(minilm: LocalMiniLMEmbedder) -> None:
+async def test_minilm_windows_long_text_instead_of_truncating(minilm: TorchMiniLMEmbedder) -> None:
     money = "Scrooge counted his coins and ledgers in the cold counting-house, refusing every debt. " * 20
     weather = "Rain and thunderstorms swept across Paris while the weather forecast warned of floods. " * 20
     long_text = money + weather
@@ -358,7 +359,7 @@ async def test_minilm_windows_long_text_instead_of_truncating(minilm: LocalMiniL
     assert abs(float(np.linalg.norm(full)) - 1.0) < 1e-5
 
 
-async def test_embedding_cache_hits_skip_the_model(minilm: LocalMiniLMEmbedder, tmp_path: Path) -> None:
+async def test_embedding_cache_hits_skip_the_model(minilm: TorchMiniLMEmbedder, tmp_path: Path) -> None:
     cache = SQLiteCache(tmp_path / "embeddings.sqlite")
     cached = CachedEmbedder(minilm, cache)
     first = await cached.embed(["Bob Cratchit", "Tiny Tim", "Bob Cratchit"])
@@ -414,6 +415,6 @@ async def test_openai_embedder_retries_unusable_replies_then_names_the_problem(
 async def test_create_embedder_local_default(tmp_path: Path) -> None:
     settings = Settings.model_validate({"root": tmp_path})
     embedder = create_embedder(settings)
-    assert isinstance(embedder, CachedEmbedder) and isinstance(embedder.inner, LocalMiniLMEmbedder)
+    assert isinstance(embedder, CachedEmbedder) and isinstance(embedder.inner, OnnxMiniLMEmbedder)
     assert (await embedder.embed(["Marley's ghost"])).shape == (1, 384)
     assert (tmp_path / "cache" / "embeddings.sqlite").is_file()

@@ -55,6 +55,7 @@ INERT = {
     "embeddings.api_base",
     "embeddings.batch_size",
     "embeddings.concurrency",
+    "embeddings.runtime",  # fp32 MiniLM gives the same vectors on ONNX Runtime and torch
     "nlp.batch_size",
     "nlp.n_process",
 }

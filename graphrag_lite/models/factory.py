@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphrag_lite.config.settings import Settings
+from graphrag_lite.config.settings import EmbeddingSettings, Settings
+from graphrag_lite.errors import ConfigError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter
 from graphrag_lite.models.cache import SQLiteCache
-from graphrag_lite.models.embeddings import CachedEmbedder, LocalMiniLMEmbedder, OpenAIEmbedder
+from graphrag_lite.models.embeddings import CachedEmbedder, OpenAIEmbedder, TorchMiniLMEmbedder
 from graphrag_lite.models.openai_chat import OpenAIChat
 
 CHAT_CACHE_FILE = "llm.sqlite"
@@ -54,6 +55,21 @@ def create_chat(
     return OpenAIChat(settings.llm, cache, meter if meter is not None else UsageMeter())
 
 
+def local_embedder(settings: EmbeddingSettings) -> Embedder:
+    """MiniLM on ONNX Runtime (int8 by default, or fp32), or on torch (fp32, or a sentence-transformers
+    folder)."""
+    from graphrag_lite.models.onnx_minilm import MINILM, MINILM_INT8, OnnxMiniLMEmbedder
+
+    if settings.model == MINILM_INT8 or (settings.runtime == "onnx" and settings.model == MINILM):
+        if settings.runtime == "torch":
+            raise ConfigError(
+                f"embeddings.model '{MINILM_INT8}' runs on ONNX Runtime only: set embeddings.runtime: onnx, "
+                f"or embeddings.model: {MINILM} to embed with torch."
+            )
+        return OnnxMiniLMEmbedder(settings.model)
+    return TorchMiniLMEmbedder(settings.model, batch_size=settings.batch_size)
+
+
 def create_embedder(
     settings: Settings, meter: UsageMeter | None = None, cache: SQLiteCache | None = None
 ) -> Embedder:
@@ -66,7 +82,7 @@ def create_embedder(
     if settings.embeddings.provider == "openai":
         inner = OpenAIEmbedder(settings.embeddings, settings.llm, meter)
     else:
-        inner = LocalMiniLMEmbedder(settings.embeddings.model, batch_size=settings.embeddings.batch_size)
+        inner = local_embedder(settings.embeddings)
     if cache is None:
         cache = open_caches(settings).embeddings
     if not cache.enabled:

@@ -63,7 +63,7 @@ class IndexData:
             relationships=tables["relationships"],
             communities=tables["communities"],
             reports=tables["community_reports"],
-            vectors=reader.vectors(),
+            vectors=reader.vectors(settings.embeddings.model),
             unit_contexts=reader.records_if_exists("unit_contexts"),
             root=settings.root,
         )

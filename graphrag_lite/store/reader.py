@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphrag_lite.errors import IndexNotFoundError
+from graphrag_lite.errors import ConfigError, IndexNotFoundError
 from graphrag_lite.store.atomic import read_json
 from graphrag_lite.store.layout import VECTOR_TABLES, IndexLayout, project_root
 
@@ -64,11 +64,20 @@ class IndexReader:
         state: dict[str, Any] = read_json(self.layout.stats, {})
         return state
 
-    def vectors(self) -> VectorStore:
-        """The vector store, once the embed step has finished (it writes its completion marker last)."""
+    def vectors(self, model: str | None = None) -> VectorStore:
+        """The vector store, once the embed step has finished (it writes its completion marker last).
+        With ``model``: only if the index was embedded by that model (question and index vectors must
+        come from one model)."""
         from graphrag_lite.store.vectors import VectorStore
 
         db_dir = self.layout.lancedb
+        stored = self.layout.embedding_model
+        if model is not None and stored.is_file() and stored.read_text(encoding="utf-8") != model:
+            raise ConfigError(
+                f"The index in {self.output} was embedded with '{stored.read_text(encoding='utf-8')}', but "
+                f"embeddings.model is '{model}'. Run `graphrag-lite index --root {self.root}` to re-embed it "
+                "(only the embed step runs), or set embeddings.model back in settings.yaml."
+            )
         if not self.layout.vectors_complete.is_file():
             raise IndexNotFoundError(
                 f"The index is incomplete: its embeddings in {db_dir} are missing or were interrupted. Run "

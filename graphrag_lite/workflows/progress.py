@@ -13,7 +13,7 @@ from graphrag_lite.models.base import UsageMeter
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
 if TYPE_CHECKING:
-    from rich.progress import TaskID
+    from rich.progress import ProgressColumn, TaskID
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,18 @@ def cli_progress(meter: UsageMeter) -> ProgressSink:
     return RichProgress(meter) if sys.stderr.isatty() else LineProgress()
 
 
+def _rate_column() -> ProgressColumn:
+    """Items per second (text units, texts embedded, reports), once rich has measured a rate."""
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):  # defined on first use: rich is imported only for live bars
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed:,.1f}/s" if task.speed else "", style="progress.data.speed")
+
+    return RateColumn()
+
+
 class RichProgress:
     """A rich progress bar per step: done / total, ETA, and LLM calls and tokens spent so far."""
 
@@ -117,6 +129,7 @@ class RichProgress:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            _rate_column(),
             TextColumn("eta"),
             TimeRemainingColumn(),
             TimeElapsedColumn(),

@@ -56,6 +56,7 @@ that mention it (length 6-45 words, most other entities, one per text unit, earl
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from collections import Counter
@@ -540,6 +541,23 @@ def npmi_weight(together: int, mentions_a: int, mentions_b: int, windows: int) -
     return max(round(together * (1.0 + npmi) / 2.0, 6), 1e-6)
 
 
+# Below this many units a second spaCy process costs more to start (it loads the model) than it saves.
+_UNITS_PER_EXTRA_PROCESS = 1000
+
+
+def spacy_processes(units: int) -> int:
+    """Worker processes for ``units`` texts: one per core that is free now (by the load average), capped by
+    the work; measured 1.03-1.23x faster with two on 2 cores."""
+    from graphrag_lite.models.onnx_minilm import available_cores
+
+    cores = available_cores()
+    try:
+        free = cores - int(os.getloadavg()[0] + 0.5)
+    except OSError:  # no load average on this platform
+        free = cores
+    return max(1, min(free, cores, 1 + units // _UNITS_PER_EXTRA_PROCESS))
+
+
 def extract_graph_nlp(
     text_units: list[TextUnit],
     settings: Settings,
@@ -566,7 +584,8 @@ def extract_graph_nlp(
     nlp = load_spacy()
     started = time.perf_counter()
     reused = len(text_units) - len(todo)
-    docs = nlp.pipe((text for _, text, _ in todo), batch_size=options.batch_size, n_process=options.n_process)
+    n_process = options.n_process or spacy_processes(len(todo))
+    docs = nlp.pipe((text for _, text, _ in todo), batch_size=options.batch_size, n_process=n_process)
     for done, ((i, _, key), doc) in enumerate(zip(todo, docs, strict=True), 1):
         sentences = analyse_doc(nlp, doc)
         memo.put(key, _sentences_to_memo(sentences))
@@ -610,7 +629,7 @@ def extract_graph_nlp(
             for d in decisions[:200]
         ],
         "spacy_model": pipeline_name(nlp),
-        "n_process": options.n_process,
+        "n_process": n_process,
     }
     return NLPResult(entities, relationships, stats)
 
