@@ -245,7 +245,8 @@ async def run(args: argparse.Namespace) -> str:
     from graphrag_lite.models.factory import create_embedder
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="retrieval_bench_"))
-    build_index(Path(args.corpus), workdir)
+    if not (args.no_update and (workdir / "output").is_dir()):
+        build_index(Path(args.corpus), workdir)
     settings = load_settings(workdir)
     data = IndexData.load(settings)
     embedder = create_embedder(settings)
@@ -286,6 +287,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--limit", type=int, default=0, help="Score only the first N questions (0 = all).")
     parser.add_argument("--workdir", default="", help="Project folder for the index (reused when present).")
+    parser.add_argument(
+        "--no-update",
+        action="store_true",
+        help="Use the index in --workdir as it is, without bringing it up to date (new index steps or "
+        "settings would otherwise re-run).",
+    )
     args = parser.parse_args(argv)
     print(asyncio.run(run(args)))
 

@@ -24,9 +24,10 @@ from graphrag_lite.models.base import Embedder
 from graphrag_lite.query.answer import collect
 from graphrag_lite.query.drift.budget import REPLY_ALLOWANCE, CallBudget, parse_drift_reply
 from graphrag_lite.query.drift.queue import Candidate, FollowUpQueue
+from graphrag_lite.query.drift.reduce import reduce_extractive
 from graphrag_lite.query.drift.tree import CitationBook, DriftNode
 from graphrag_lite.query.engine import DriftOptions, QueryEnv, open_stream, run_query
-from graphrag_lite.query.extractive import EXTRACTIVE_LABEL, NO_EVIDENCE
+from graphrag_lite.query.extractive import EXTRACTIVE_LABEL, NO_EVIDENCE, Evidence
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.sections import ContextIds
 
@@ -320,3 +321,27 @@ async def test_a_round_that_adds_nothing_ends_the_search(data: IndexData, embedd
     assert result.extra["rounds_run"] == 1
     assert result.extra["stopped_early"].startswith("round 1 added nothing new")
     assert result.answer == NO_EVIDENCE  # no answer reached min_score: an honest "nothing matches"
+
+
+async def test_extractive_reduce_puts_the_hop_before_the_follow_up_it_explains(
+    data: IndexData, embedder: Embedder
+) -> None:
+    # The question's own answer quotes a caption first and the hop second; only its first quote
+    # competes for the final answer, yet the hop comes with the quote of the follow-up about Scrooge.
+    caption = Evidence(
+        "[Illustration: Bob Cratchit went down a slide on Cornhill, in honour of its being Christmas Eve ]",
+        "Sources (1)",
+    )
+    hop = Evidence("Bob Cratchit, clerk to Ebenezer Scrooge.", "Sources (2)")
+    humbug = Evidence("'Christmas a humbug, uncle!' said Scrooge's nephew.", "Sources (3)")
+    asked = DriftNode(TWO_HOPS, score=60, evidence=[caption, hop])
+    scrooge = DriftNode("What is the role of Ebenezer Scrooge?", score=55, evidence=[humbug])
+    outcome = await reduce_extractive(TWO_HOPS, [asked, scrooge], data, embedder, None)
+    quotes = [line for line in outcome.answer.splitlines() if line.startswith("- ")]
+    assert len(quotes) == 3 and f"- {caption.text} [Data: Sources (1)]" in quotes
+    assert quotes.index(f"- {hop.text} [Data: Sources (2)]") + 1 == quotes.index(
+        f"- {humbug.text} [Data: Sources (3)]"
+    )
+    # Without the follow-up there is no hop to explain: the question's first quote stands alone.
+    alone = await reduce_extractive(TWO_HOPS, [asked], data, embedder, None)
+    assert hop.text not in alone.answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from graphrag_lite.query.engine import LocalOptions, QueryEnv, open_stream, run_
 from graphrag_lite.query.extractive import EXTRACTIVE_LABEL
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.local.context import build_local_context
+from graphrag_lite.query.sections import Covered
 
 QUESTION = "Who is Tiny Tim's father?"
 
@@ -78,6 +80,63 @@ async def test_small_budget_is_respected(data: IndexData, embedder: Embedder, bu
     shares = result.extra["section_tokens"]
     assert shares["reports"] <= 0.15 * budget
     assert shares["entities"] + shares["relationships"] <= 0.35 * budget
+
+
+async def test_small_budget_goes_to_the_passages_first(data: IndexData, embedder: Embedder) -> None:
+    # At 600 tokens the passages get most of the budget (the old fixed shares left them 268 tokens: one
+    # passage behind 200 tokens of entities and 80 of reports); the tables keep only what is left.
+    settings = offline_settings(data.root or Path("."))
+    for question in (QUESTION, "Who went down a slide on Cornhill?"):
+        context = await build_local_context(question, data, embedder, settings, 600)
+        shares = context.section_tokens
+        assert shares["sources"] >= 0.8 * context.tokens and len(context.records.text_units) >= 2
+        assert shares["entities"] + shares["relationships"] + shares["reports"] <= 0.2 * 600
+        assert context.tokens <= 600
+    # Above query.local.units_first_up_to its shares apply: reports and relationships are back.
+    above = settings.query.local.units_first_up_to + 500
+    context = await build_local_context(QUESTION, data, embedder, settings, above)
+    assert context.section_tokens["reports"] > 0 and context.section_tokens["relationships"] > 0
+
+
+async def test_small_budget_tables_only_add_what_the_passages_do_not_say(
+    data: IndexData, embedder: Embedder
+) -> None:
+    # A fast index copies entity descriptions from the passages: Tiny Tim's description here repeats
+    # the line of the passage that answers the question, plus one sentence found nowhere else.
+    settings = offline_settings(data.root or Path("."))
+    copied = 'Tim Cratchit ("Tiny Tim"), a cripple, youngest son of Bob Cratchit.'
+    novel = "He is carried on his father's shoulder to church."
+    tiny_tim = data.find_entity("Tiny Tim")
+    assert tiny_tim is not None
+    entities = [
+        dataclasses.replace(e, description=f"{copied} {novel}") if e.id == tiny_tim.id else e
+        for e in data.entities
+    ]
+    fast = dataclasses.replace(data, entities=entities, cache={})
+    context = await build_local_context(QUESTION, fast, embedder, settings, 600)
+    sources = context.text.split("-----Sources-----")[1]
+    assert copied in sources and tiny_tim.id in context.records.entities
+    assert novel in context.text and copied not in context.text.split("-----Sources-----")[0]
+    # Only the copy: the row would add nothing, so Tiny Tim gets none and the passages keep the room.
+    entities = [
+        dataclasses.replace(e, description=copied) if e.id == tiny_tim.id else e for e in data.entities
+    ]
+    context = await build_local_context(
+        QUESTION, dataclasses.replace(data, entities=entities, cache={}), embedder, settings, 600
+    )
+    assert tiny_tim.id not in context.records.entities
+
+
+def test_covered_drops_sentences_and_quotes_the_passages_hold() -> None:
+    covered = Covered(["The population was 301 at the 2000 census. It lies on the river."])
+    relationship = (
+        'census and Population are mentioned in the same sentence 43 times. Evidence: "The population was '
+        '301 at the 2000 census."'
+    )
+    assert covered.novel(relationship) == "census and Population are mentioned in the same sentence 43 times."
+    assert covered.novel("It lies on the river. It lies on the river.") == ""
+    assert covered.novel("The town lies on the river Ouse.") == "The town lies on the river Ouse."
+    assert covered.novel("It lies on the riverbank.") != ""  # words, not prefixes of words
 
 
 async def test_history_is_included(data: IndexData, embedder: Embedder) -> None:

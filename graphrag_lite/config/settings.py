@@ -259,19 +259,29 @@ class PassageRankSettings(_Section):
 
 class LocalSearchSettings(_Section):
     max_context_tokens: int = Field(12000, ge=500, description="Total context budget.")
-    text_unit_share: float = Field(0.5, ge=0, le=1, description="Share of the budget for text units.")
-    community_share: float = Field(0.15, ge=0, le=1, description="Share for community reports.")
+    text_unit_share: float = Field(
+        0.5, ge=0, le=1, description="Share of a budget above units_first_up_to for text units."
+    )
+    community_share: float = Field(
+        0.15, ge=0, le=1, description="Share of a budget above units_first_up_to for community reports."
+    )
+    units_first_up_to: int = Field(
+        2000,
+        ge=0,
+        description="Budgets up to this many tokens fill text units first; entities, relationships and "
+        "reports then show only what the chosen units do not already say.",
+    )
+    units_first_share: float = Field(
+        0.9, ge=0, le=1, description="Share of such a budget the text units may take first."
+    )
     top_k_entities: int = Field(10, ge=1, description="Entities matched to the query.")
     top_k_relationships: int = Field(
         10, ge=1, description="Relationships per matched entity (out-of-network)."
     )
-    use_pagerank: bool = Field(True, description="Rank text units with personalized PageRank from matches.")
-    relevance_weight: float = Field(
-        2.0,
-        ge=0,
-        description="Weight of BM25 + vector relevance (best passage = 1) in the text-unit ranking, next to "
-        "the matched entities a unit carries (1 each); retrieved passages become candidates too, so a "
-        "question whose entities are missed still gets evidence. 0 = entity links and PageRank only.",
+    use_pagerank: bool = Field(
+        True,
+        description="Rank text units by passage PageRank (query.graph.ranking), as graph search does; "
+        "false = by their BM25 + vector match alone.",
     )
 
 

@@ -257,7 +257,7 @@ class ExtractiveAnswerer:
     ) -> ReduceOutcome:
         from graphrag_lite.query.drift.reduce import reduce_extractive
 
-        return await reduce_extractive(query, nodes, self.embedder, emit)
+        return await reduce_extractive(query, nodes, self.data, self.embedder, emit)
 
 
 def answerer_for(chat: ChatModel | None, data: IndexData, embedder: Embedder) -> Answerer:

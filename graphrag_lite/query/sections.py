@@ -7,6 +7,7 @@ cites; :class:`ContextIds` maps those back to the real record ids.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -101,3 +102,46 @@ class ContextIds:
 
 def join_sections(sections: Sequence[str]) -> str:
     return "\n".join(s for s in sections if s)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
+_WORDS = re.compile(r"[^\W_]+")
+MIN_NOVEL_WORDS = 3  # a shorter remainder ("Evidence:", a bare name) says nothing the passages do not
+
+
+class Covered:
+    """The text already in a context (its passages), to tell what a description or report would add.
+
+    A sentence is *covered* when its words, in order, appear in one of the passages (a fast index copies
+    entity descriptions and relationship evidence verbatim from them), or when it only quotes covered
+    text (``Evidence: "…"``)."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self._text = " " + " \n ".join(self._key(t) for t in texts) + " "
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return " ".join(_WORDS.findall(text.lower()))
+
+    def covers(self, sentence: str) -> bool:
+        if self._has(sentence):
+            return True
+        quotes = _QUOTED.findall(sentence)
+        outside = _WORDS.findall(_QUOTED.sub(" ", sentence))
+        return bool(quotes) and all(self._has(q) for q in quotes) and len(outside) < MIN_NOVEL_WORDS
+
+    def _has(self, text: str) -> bool:
+        key = self._key(text)
+        return not key or f" {key} " in self._text
+
+    def novel(self, text: str) -> str:
+        """``text`` without its covered sentences (line breaks kept); "" when what is left is too short to
+        say anything."""
+        lines = []
+        for line in text.splitlines():
+            kept = [s for s in _SENTENCE_END.split(line.strip()) if s and not self.covers(s)]
+            if kept:
+                lines.append(" ".join(kept))
+        out = "\n".join(lines).strip()
+        return out if len(_WORDS.findall(out)) >= MIN_NOVEL_WORDS else ""

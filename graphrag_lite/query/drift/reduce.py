@@ -20,8 +20,10 @@ from graphrag_lite.models.base import ChatModel, Embedder, Message
 from graphrag_lite.models.tokens import Tokenizer, get_tokenizer
 from graphrag_lite.query.answer import Emit, emit_whole, write_answer
 from graphrag_lite.query.drift.budget import CallBudget, budgeted_chat, prompt_tokens
+from graphrag_lite.query.drift.offline import named_entities, usual_name
 from graphrag_lite.query.drift.tree import DriftNode
-from graphrag_lite.query.extractive import Evidence, format_extractive, rank_evidence
+from graphrag_lite.query.extractive import Evidence, ScoredEvidence, format_extractive, rank_evidence
+from graphrag_lite.query.index_data import IndexData
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,41 @@ async def _condense(
     return parts, used
 
 
+async def with_hops(
+    query: str,
+    picked: Sequence[ScoredEvidence],
+    owner: dict[Evidence, DriftNode],
+    nodes: Sequence[DriftNode],
+    data: IndexData,
+    embedder: Embedder,
+) -> list[ScoredEvidence]:
+    """``picked``, each quote from a follow-up about an entity the question does not name preceded by
+    the *hop*: the quote of the search (any answer's) that names that entity together with one the
+    question names, the one that best matches the question and the entity.
+
+    "What does the employer of Bob Cratchit think of Christmas?": what the follow-up "What is the role of
+    Ebenezer Scrooge?" found about Christmas answers the question only through "Bob Cratchit, clerk to
+    Ebenezer Scrooge." (a quote of another answer, and not that answer's best one), so that quote comes
+    with it. The hop is added, not ranked against the other quotes: it is evidence for the chain, not for
+    the question's last word."""
+    asked = named_entities(data, query)
+    quotes = list(dict.fromkeys(e for node in nodes for e in node.evidence))
+    names = {e: named_entities(data, e.text) for e in quotes}
+    shown = {p.evidence.text for p in picked}
+    out: list[ScoredEvidence] = []
+    for item in picked:
+        node = owner.get(item.evidence)
+        subjects = named_entities(data, node.question) - asked if node is not None else set()
+        for subject in sorted(subjects):
+            links = [e for e in quotes if subject in names[e] and names[e] & asked and e.text not in shown]
+            focus = f"{query} {usual_name(data, subject)}"
+            for hop in await rank_evidence(focus, links, embedder, top_n=1):
+                out.append(hop)
+                shown.add(hop.evidence.text)
+        out.append(item)
+    return out
+
+
 def _give_up(nodes: Sequence[DriftNode], emit: Emit | None, why: str) -> ReduceOutcome:
     answer = _fallback(nodes, why)
     emit_whole(emit, answer)
@@ -175,18 +212,20 @@ def _fallback(nodes: Sequence[DriftNode], why: str) -> str:
 
 
 async def reduce_extractive(
-    query: str, nodes: Sequence[DriftNode], embedder: Embedder, emit: Emit | None
+    query: str, nodes: Sequence[DriftNode], data: IndexData, embedder: Embedder, emit: Emit | None
 ) -> ReduceOutcome:
     """No model: each answer's best quotes (ranked for its own question when it was answered) compete
     for the final answer by relevance to the original question; an answer with a higher score gives its
     quotes a higher prior. Taking only the best few per answer keeps every hop of the tree in the running
-    rather than letting the passages that name the question's own entities crowd out the rest."""
-    evidence = [
-        Evidence(e.text, e.cite, node.score / 100.0, e.record_id)
-        for node in nodes
-        for e in node.evidence[:QUOTES_PER_ANSWER]
-    ]
-    picked = await rank_evidence(query, evidence, embedder, top_n=EXTRACTIVE_QUOTES)
+    rather than letting the passages that name the question's own entities crowd out the rest. A quote
+    from a follow-up about someone the question does not name comes with the quote that links them
+    (:func:`with_hops`)."""
+    owner: dict[Evidence, DriftNode] = {}
+    for node in nodes:
+        for e in node.evidence[:QUOTES_PER_ANSWER]:
+            owner.setdefault(Evidence(e.text, e.cite, node.score / 100.0, e.record_id), node)
+    picked = await rank_evidence(query, list(owner), embedder, top_n=EXTRACTIVE_QUOTES)
+    picked = await with_hops(query, picked, owner, nodes, data, embedder)
     answer = format_extractive(picked, what="findings of the DRIFT search")
     emit_whole(emit, answer)
     text = "\n".join(finding_block(rank, node) for rank, node in enumerate(nodes, start=1))

@@ -214,3 +214,16 @@ def documents_first(unit_ids: Sequence[str], data: IndexData) -> list[str]:
         (rest if document_id in seen else first).append(unit_id)
         seen.add(document_id)
     return first + rest
+
+
+def rank_for_question(
+    question: str, data: IndexData, match: Mapping[str, float], opts: PassageRankSettings
+) -> list[str]:
+    """Text-unit ids for ``question``, best first, each document's best unit before any second one: the
+    walk seeded by the entities the question names, ``match`` (unit id -> fused BM25 + vector score) and
+    the titles it names. Graph search and local search (so DRIFT's follow-ups too) rank passages so."""
+    graph = passage_graph(data, opts)
+    named = {
+        m.entity_id: 1.0 for m in data.entity_names.find_in(question) if m.entity_id in data.entity_by_id
+    }
+    return documents_first(rank_units(graph, question, named, unit_scores(graph, match), opts), data)

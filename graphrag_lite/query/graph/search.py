@@ -8,7 +8,7 @@ from graphrag_lite.query.answer import Emit, query_run
 from graphrag_lite.query.basic.context import PassageContext, hybrid_rank, pack_passages
 from graphrag_lite.query.basic.search import answer_from_passages
 from graphrag_lite.query.engine import GraphOptions, QueryEnv
-from graphrag_lite.query.graph.passage_rank import documents_first, passage_graph, rank_units, unit_scores
+from graphrag_lite.query.graph.passage_rank import rank_for_question
 from graphrag_lite.query.result import QueryResult
 
 
@@ -17,11 +17,9 @@ async def build_graph_context(query: str, env: QueryEnv, max_tokens: int | None 
     data, settings = env.data, env.settings
     opts = settings.query.graph
     hybrid = await hybrid_rank(query, data, env.embedder, settings)
-    graph = passage_graph(data, opts.ranking)
-    named = {m.entity_id: 1.0 for m in data.entity_names.find_in(query) if m.entity_id in data.entity_by_id}
-    ranked = rank_units(graph, query, named, unit_scores(graph, hybrid.scores), opts.ranking)
+    ranked = rank_for_question(query, data, hybrid.scores, opts.ranking)
     budget = max_tokens or opts.max_context_tokens
-    return pack_passages(documents_first(ranked, data), data, settings, budget, hybrid)
+    return pack_passages(ranked, data, settings, budget, hybrid)
 
 
 async def graph_search(

@@ -1,13 +1,24 @@
 """The local-search context: entities matched to the question, their relationships, community reports and
-the text units they come from, each section within its share of the token budget.
+the text units they come from, within the token budget.
 
-Shares (settings.query.local): reports ``community_share`` (15%), entities + relationships the rest after
-text units (35%), text units ``text_unit_share`` (50%) plus whatever the other sections left unspent. A
-conversation history, when given, comes off the top (at most 10% of the budget).
+Text units are ranked by passage PageRank (:func:`~graphrag_lite.query.graph.passage_rank.rank_for_question`,
+the ranking of graph search: the walk starts at the entities and titles the question names and at its best
+BM25 + vector matches), each document's best unit first, and packed by skip-packing.
 
-Text units are ranked by the matched entities and relationships they carry, graph proximity to the matches
-(personalized PageRank) and their BM25 + vector relevance to the question; ``benchmarks/retrieval.py``
-measures what each of these adds.
+How the budget is shared depends on its size (a conversation history, when given, comes off the top: at
+most 10%):
+
+- **Up to** ``units_first_up_to`` (2,000 tokens) the passages come first: they may fill
+  ``units_first_share`` (90%) of the budget; then entities, relationships and reports get what is left,
+  each showing only the sentences the chosen passages do not already contain (a fast index copies its
+  descriptions from them), and what they leave goes back to the passages. At 600 tokens the tables
+  otherwise take half the budget and leave room for fewer than three passages.
+- **Above** 2,000 tokens, the shares of settings.query.local: reports ``community_share`` (15%), entities +
+  relationships the rest after text units (35%), text units ``text_unit_share`` (50%) plus whatever the
+  other sections left unspent.
+
+``benchmarks/retrieval.py`` (``local`` against ``graph`` and ``basic``) measures both; docs/search-methods.md
+has the numbers.
 """
 
 from __future__ import annotations
@@ -18,19 +29,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphrag_lite.config.settings import Settings
+from graphrag_lite.config.settings import LocalSearchSettings, Settings
 from graphrag_lite.models.base import Embedder, Message
 from graphrag_lite.models.tokens import Tokenizer, get_tokenizer
 from graphrag_lite.query.basic.context import hybrid_rank
+from graphrag_lite.query.graph.passage_rank import rank_for_question
 from graphrag_lite.query.index_data import IndexData
-from graphrag_lite.query.local.graph_rank import personalized_pagerank
 from graphrag_lite.query.result import ContextRecords
-from graphrag_lite.query.sections import ContextIds, TableSection, clean_cell, join_sections
-from graphrag_lite.store.records import Relationship
+from graphrag_lite.query.sections import ContextIds, Covered, TableSection, clean_cell, join_sections
+from graphrag_lite.store.records import CommunityReport, Relationship
 
 HISTORY_SHARE = 0.1
 HISTORY_TURNS = 6
-PAGERANK_WEIGHT = 1.0  # how much graph proximity adds to a text unit's score (matched entities count 1 each)
+SECTION_BREAKS = 4  # tokens of the line breaks between sections
+Sections = tuple[TableSection, TableSection, TableSection, TableSection]  # reports, entities, rels, units
 
 
 @dataclass(frozen=True)
@@ -113,57 +125,15 @@ def rank_relationships(data: IndexData, matched: Sequence[str], per_entity: int)
     return ranked_inside + ranked_outside[:cap]
 
 
-def rank_text_units(
-    data: IndexData,
-    matches: Sequence[EntityMatch],
-    relationships: Sequence[Relationship],
-    use_pagerank: bool,
-    relevance: dict[str, float] | None = None,
-    relevance_weight: float = 0.0,
+async def rank_local_units(
+    query: str, data: IndexData, embedder: Embedder, settings: Settings, query_vector: np.ndarray
 ) -> list[str]:
-    """Text units scored by the matched entities and relationships they carry (weighted by match
-    strength), plus graph proximity to the matches (personalized PageRank over entities) when enabled.
-    ``relevance`` (unit id -> retrieval score) adds ``relevance_weight`` times the score scaled to the best
-    one, and its units join the candidates; it also breaks ties (many units carry the same one entity)."""
-    weights = {m.entity_id: m.weight for m in matches}
-    rel_ids = {r.id for r in relationships}
-    candidates: set[str] = set()
-    for m in matches:
-        candidates.update(data.entity_by_id[m.entity_id].text_unit_ids)
-    for rel in relationships:
-        candidates.update(rel.text_unit_ids)
-    proximity: dict[str, float] = {}
-    if use_pagerank and weights:
-        scores = personalized_pagerank(data, weights)
-        top = sorted((s for e, s in scores.items() if e not in weights), reverse=True)
-        if top:
-            scale = top[0]
-            proximity = {e: s / scale for e, s in scores.items() if e not in weights and s > 0}
-            for entity_id in sorted(proximity, key=lambda e: -proximity[e])[: 2 * len(weights)]:
-                candidates.update(data.entity_by_id[entity_id].text_unit_ids)
-
-    def score(unit_id: str) -> float:
-        unit = data.text_unit_by_id.get(unit_id)
-        if unit is None:
-            return float("-inf")
-        total = sum(weights.get(e, 0.0) for e in unit.entity_ids)
-        total += 0.5 * sum(1 for r in unit.relationship_ids if r in rel_ids)
-        if proximity:
-            total += PAGERANK_WEIGHT * max((proximity.get(e, 0.0) for e in unit.entity_ids), default=0.0)
-        return total
-
-    near: dict[str, float] = {}
-    if relevance:
-        top_relevance = max(relevance.values())
-        near = {u: r / top_relevance for u, r in relevance.items()}
-        if relevance_weight > 0:
-            candidates.update(near)
-
-    def blended(unit_id: str) -> float:
-        return score(unit_id) + relevance_weight * near.get(unit_id, 0.0)
-
-    scored = [(blended(u), near.get(u, 0.0), u) for u in candidates if u in data.text_unit_by_id]
-    return [u for s, _, u in sorted(scored, key=lambda p: (-p[0], -p[1], p[2])) if s > 0]
+    """Text units for ``query``, best first: passage PageRank with graph search's settings
+    (``query.graph.ranking``), or the fused BM25 + vector order when ``query.local.use_pagerank`` is off."""
+    hybrid = await hybrid_rank(query, data, embedder, settings, query_vector=query_vector)
+    if not settings.query.local.use_pagerank:
+        return hybrid.ranked
+    return rank_for_question(query, data, hybrid.scores, settings.query.graph.ranking)
 
 
 def _history_text(tokenizer: Tokenizer, history: Sequence[Message], max_tokens: int) -> str:
@@ -181,10 +151,16 @@ def _history_text(tokenizer: Tokenizer, history: Sequence[Message], max_tokens: 
 
 
 def _report_section(
-    tokenizer: Tokenizer, data: IndexData, matches: Sequence[EntityMatch], level: int, budget: int
+    tokenizer: Tokenizer,
+    data: IndexData,
+    matches: Sequence[EntityMatch],
+    level: int,
+    budget: int,
+    covered: Covered | None = None,
 ) -> TableSection:
     """Reports of the matched entities' communities at ``level``, most (weighted) matches first; a report
-    whose full text does not fit is shown by its title and summary."""
+    whose full text does not fit is shown by its title and summary. With ``covered``, a report shows only
+    what the passages do not already say."""
     section = TableSection(tokenizer, "Reports", ["id", "content"], budget)
     communities_at = data.entity_communities(level)
     votes: dict[str, float] = defaultdict(float)
@@ -195,9 +171,9 @@ def _report_section(
     ranked = sorted(votes, key=lambda c: (-votes[c], -data.report_by_community[c].rating, c))
     for community_id in ranked:
         report = data.report_by_community[community_id]
-        short = f"# {report.title}\n{report.summary}"
-        if not section.add_block(report.id, report.full_content or short):
-            section.add_block(report.id, short)
+        for block in _report_blocks(report, covered):
+            if section.add_block(report.id, block):
+                break
     return section
 
 
@@ -218,6 +194,73 @@ def _graph_sections(
     return entities, relationships
 
 
+def _report_blocks(report: CommunityReport, covered: Covered | None) -> list[str]:
+    """A report's full text, then its title and summary (for when the full text does not fit); with
+    ``covered``, only what the passages do not already say (nothing when that is all)."""
+    short = f"# {report.title}\n{report.summary}"
+    if covered is None:
+        return [report.full_content or short, short]
+    heading = f"# {report.title}"
+    body = report.full_content.removeprefix(heading).strip() if report.full_content else ""
+    blocks = [covered.novel(body), covered.novel(report.summary)]
+    return [f"{heading}\n{block}" for block in blocks if block]
+
+
+def _shared_budget(
+    tokenizer: Tokenizer,
+    data: IndexData,
+    matches: Sequence[EntityMatch],
+    level: int,
+    rows: list[tuple[str, list[str]]],
+    budget: int,
+    settings: Settings,
+) -> Sections:
+    """Reports and the graph tables within their shares; the text units get the rest."""
+    opts = settings.query.local
+    reports = _report_section(tokenizer, data, matches, level, int(budget * opts.community_share))
+    graph_share = int(budget * max(0.0, 1.0 - opts.text_unit_share - opts.community_share))
+    entities, relationships = _graph_sections(tokenizer, data, matches, opts.top_k_relationships, graph_share)
+    used = reports.tokens + entities.tokens + relationships.tokens
+    units = TableSection(tokenizer, "Sources", ["id", "text"], budget - used)
+    units.pack(rows)
+    return reports, entities, relationships, units
+
+
+def _units_first(
+    tokenizer: Tokenizer,
+    data: IndexData,
+    matches: Sequence[EntityMatch],
+    level: int,
+    rows: list[tuple[str, list[str]]],
+    budget: int,
+    opts: LocalSearchSettings,
+) -> Sections:
+    """The text units first (``units_first_share`` of ``budget``); then what the matched entities, their
+    relationships and reports add to them in what is left; then more units in what those leave."""
+    units = TableSection(tokenizer, "Sources", ["id", "text"], int(budget * opts.units_first_share))
+    units.pack(rows)
+    chosen = set(units.record_ids)
+    covered = Covered(data.text_unit_by_id[u].text for u in units.record_ids)
+    room = budget - units.tokens
+    entities = TableSection(tokenizer, "Entities", ["id", "entity", "description", "degree"], room)
+    found = (data.entity_by_id[m.entity_id] for m in matches)
+    entity_rows = ((e.id, [e.title, covered.novel(e.description), e.degree]) for e in found)
+    entities.pack(row for row in entity_rows if row[1][1])  # a row whose description is all copied: none
+    columns = ["id", "source", "target", "description", "weight"]
+    relationships = TableSection(tokenizer, "Relationships", columns, room - entities.tokens)
+    relationships.pack(
+        (rel.id, [rel.source, rel.target, novel, f"{rel.weight:g}"])
+        for rel in rank_relationships(data, [m.entity_id for m in matches], opts.top_k_relationships)
+        if not (rel.text_unit_ids and chosen.issuperset(rel.text_unit_ids))  # its sources are all here
+        and (novel := covered.novel(rel.description))
+    )
+    room -= entities.tokens + relationships.tokens
+    reports = _report_section(tokenizer, data, matches, level, room, covered)
+    units.max_tokens = budget - entities.tokens - relationships.tokens - reports.tokens
+    units.pack(row for row in rows if row[0] not in chosen)
+    return reports, entities, relationships, units
+
+
 async def build_local_context(
     query: str,
     data: IndexData,
@@ -236,33 +279,24 @@ async def build_local_context(
     level = data.max_level if level is None else level
 
     history_text = _history_text(tokenizer, history, int(budget * HISTORY_SHARE)) if history else ""
-    remaining = budget - tokenizer.count(history_text)
+    remaining = budget - tokenizer.count(history_text) - SECTION_BREAKS
     query_vector = await embed_query(embedder, query)
     matches = await match_entities(query, data, embedder, opts.top_k_entities, query_vector)
-    passages = await hybrid_rank(query, data, embedder, settings, query_vector=query_vector)
+    ranked_units = await rank_local_units(query, data, embedder, settings, query_vector)
+    rows = [(unit_id, [data.text_unit_by_id[unit_id].text]) for unit_id in ranked_units]
+    if budget <= opts.units_first_up_to:
+        sections = _units_first(tokenizer, data, matches, level, rows, remaining, opts)
+    else:
+        sections = _shared_budget(tokenizer, data, matches, level, rows, remaining, settings)
+    reports, entities, relationships, units = sections
 
-    reports = _report_section(tokenizer, data, matches, level, int(remaining * opts.community_share))
-    graph_share = int(remaining * max(0.0, 1.0 - opts.text_unit_share - opts.community_share))
-    entities, relationships = _graph_sections(tokenizer, data, matches, opts.top_k_relationships, graph_share)
-
-    # Text units get their share plus whatever the other sections did not spend.
-    used = reports.tokens + entities.tokens + relationships.tokens
-    units = TableSection(tokenizer, "Sources", ["id", "text"], remaining - used - 4)  # 4: section breaks
-    used_rels = [data.relationship_by_id[r] for r in relationships.record_ids]
-    ranked_units = rank_text_units(
-        data, matches, used_rels, opts.use_pagerank, passages.scores, opts.relevance_weight
-    )
-    for unit_id in ranked_units:
-        if not units.add(unit_id, [data.text_unit_by_id[unit_id].text]):
-            break
-
-    sections = [history_text, reports.text, entities.text, relationships.text]
-    text = join_sections([*sections, units.text])
+    head = [history_text, reports.text, entities.text, relationships.text]
+    text = join_sections([*head, units.text])
     tokens = tokenizer.count(text)
     while tokens > budget and units.rows:  # BPE merges across rows can add a token or two
         units.rows.pop()
         units.record_ids.pop()
-        text = join_sections([*sections, units.text])
+        text = join_sections([*head, units.text])
         tokens = tokenizer.count(text)
 
     ids = ContextIds()
