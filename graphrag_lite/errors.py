@@ -41,3 +41,12 @@ class WorkflowError(GraphRAGError):
 
 class NotBuiltYetError(GraphRAGError):
     """A command that exists in the CLI but is not implemented yet."""
+
+
+CAP_MARKER = (
+    "spending cap reached"  # in every refused request's error; the CLI shows the run's summary instead
+)
+
+
+class CapReached(LLMError):
+    """The run's spending cap (llm.max_cost / llm.max_prompt_tokens) stops the next LLM call."""

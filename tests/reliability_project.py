@@ -36,7 +36,8 @@ def write_corpus(input_dir: Path, chars: int = CORPUS_CHARS, parts: int = PARTS)
 
 
 def project_settings(server: TestLLMServer, **llm: Any) -> dict[str, Any]:
-    """settings.yaml content: LLM and embeddings on ``server``, small chunks; ``llm`` overrides llm keys."""
+    """settings.yaml content: LLM and embeddings on ``server``, small chunks, an LLM report for every
+    community; ``llm`` overrides llm keys."""
     return {
         "llm": {
             "api_base": server.base_url,
@@ -48,6 +49,7 @@ def project_settings(server: TestLLMServer, **llm: Any) -> dict[str, Any]:
         },
         "embeddings": {"provider": "openai", "model": "test-embedding", "concurrency": 2},
         "chunks": {"size": 300, "overlap": 30},
+        "reports": {"min_community_size": 1},  # every community's report is an LLM request faults can hit
     }
 
 

@@ -8,6 +8,7 @@ belongs to the loop it was first used on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
 from collections.abc import AsyncIterator, Coroutine
@@ -23,6 +24,7 @@ from graphrag_lite.workflows.update import UpdateReport
 
 if TYPE_CHECKING:
     from graphrag_lite.query.engine import QueryEnv, SearchOptions
+    from graphrag_lite.workflows.estimate import CostEstimate
 
 T = TypeVar("T")
 
@@ -118,15 +120,41 @@ class GraphRAG:
         await self.aclose()
 
     # -- indexing --------------------------------------------------------------------------------------
+    def estimate(self, method: str | None = None) -> CostEstimate:
+        """What indexing would cost (LLM calls, tokens and, with ``llm.price``, money) without calling the
+        LLM: reads and chunks the input, counts what it can and forecasts the rest (workflows/estimate.py)."""
+        from graphrag_lite.store.reader import IndexReader
+        from graphrag_lite.workflows.estimate import estimate_index
+        from graphrag_lite.workflows.steps import read_input
+
+        settings = self._with_method(method)
+        loaded, text_units, _ = read_input(settings)
+        state = IndexReader(settings.output_path, settings.root).stats()
+        return estimate_index(settings, loaded.documents, text_units, state)
+
+    def _uses_llm(self) -> bool:
+        """Whether indexing with the current settings calls the LLM (then the run keeps its estimate)."""
+        settings = self.settings
+        if not settings.llm.configured:
+            return False
+        uses_reports = settings.resolved_method == "standard" or settings.nlp.llm_reports
+        return uses_reports or settings.contextual_prefix_inputs is not None
+
+    def _with_method(self, method: str | None) -> Settings:
+        if method not in (None, "auto", "standard", "fast"):
+            raise ConfigError(f"Unknown index method '{method}'. Use standard, fast or auto.")
+        if method in ("standard", "fast"):
+            return self.settings.model_copy(update={"method": method})
+        return self.settings
+
     async def aindex(
         self, method: str | None = None, *, force: bool = False, show_progress: bool = False
     ) -> RunReport:
         """Build or resume the index with the standard (LLM) or fast (offline) workflow."""
-        if method not in (None, "auto", "standard", "fast"):
-            raise ConfigError(f"Unknown index method '{method}'. Use standard, fast or auto.")
-        if method in ("standard", "fast"):
-            self.settings = self.settings.model_copy(update={"method": method})
-        report = await self._runner(self.settings.resolved_method, show_progress).run(force=force)
+        self.settings = self._with_method(method)
+        estimate = self.estimate().as_dict() if self._uses_llm() else None
+        runner = self._runner(self.settings.resolved_method, show_progress)
+        report = await runner.run(force=force, estimate=estimate)
         self._forget_data()
         return report
 
@@ -197,9 +225,29 @@ class GraphRAG:
         options = options or options_for(
             str(method), community_level=community_level, context_tokens=context_tokens, history=history
         )
-        result = await run_query(text, options, await self._env())
+        async with self._spending_cap():
+            result = await run_query(text, options, await self._env())
         self.last_result = result
         return result
+
+    @contextlib.asynccontextmanager
+    async def _spending_cap(self) -> AsyncIterator[None]:
+        """The query's spending cap (llm.max_cost / llm.max_prompt_tokens): a query whose LLM calls it
+        stopped raises CapReached instead of answering from part of its evidence."""
+        from graphrag_lite.errors import CapReached
+        from graphrag_lite.models.budget import SpendingCap
+
+        cap = SpendingCap.for_run(self.settings.llm, self.meter)
+        self.meter.cap = cap
+        try:
+            yield
+        finally:
+            self.meter.cap = None
+        if cap is not None and cap.reached:
+            raise CapReached(
+                f"The query stopped at its spending cap: {cap.describe()}. Ask again with a higher "
+                "--max-cost (llm.max_cost) or llm.max_prompt_tokens, or none; answered calls are cached."
+            )
 
     def query(self, text: str, method: str | SearchOptions = "local", **options: Any) -> QueryResult:
         return self._run(self.aquery(text, method, **options))
@@ -220,9 +268,10 @@ class GraphRAG:
         options = options or options_for(
             str(method), community_level=community_level, context_tokens=context_tokens, history=history
         )
-        stream = open_stream(text, options, await self._env())
-        async for delta in stream:
-            yield delta
+        async with self._spending_cap():
+            stream = open_stream(text, options, await self._env())
+            async for delta in stream:
+                yield delta
         self.last_result = stream.result
 
     # per-method conveniences

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from graphrag_lite.errors import GraphRAGError, NotBuiltYetError
+from graphrag_lite.errors import CAP_MARKER, GraphRAGError, NotBuiltYetError
 from graphrag_lite.workflows.progress import not_in_summary
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ def _logging(verbose: bool) -> None:
     handler = logging.StreamHandler()
     handler.setLevel(level)
     handler.addFilter(not_in_summary)
+    handler.addFilter(lambda record: CAP_MARKER not in record.getMessage())  # the run's error says it once
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
 
 
@@ -96,6 +97,14 @@ def index(
         ),
     ] = IndexMethod.auto,
     force: Annotated[bool, typer.Option(help="Re-run every step even if its inputs did not change.")] = False,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Print the expected LLM calls, prompt/completion tokens and price (llm.price) per step, "
+            "without indexing or calling the LLM.",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Build (or resume) the index: tables and stats.json in output/, vectors in output/lancedb."""
@@ -106,6 +115,9 @@ def index(
     try:
         rag = GraphRAG(root)
         chosen = rag.settings.resolved_method if method == IndexMethod.auto else method.value
+        if estimate:
+            typer.echo(rag.estimate(chosen).table())
+            return
         if method == IndexMethod.auto and chosen == "fast":
             typer.echo(
                 "No LLM configured: indexing offline with the fast method (spaCy + extractive reports).",
@@ -168,6 +180,12 @@ def query(
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Questions in flight in --batch mode.")] = 4,
     show_tree: Annotated[bool, typer.Option(help="DRIFT: print the question/answer tree.")] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            help="Spending cap for this query (llm.max_cost; needs llm.price): stop before passing it."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Answer a question (or a batch of questions) over the index."""
@@ -179,6 +197,9 @@ def query(
     try:
         options = options_for(method.value, community_level=community_level, context_tokens=context_tokens)
         rag = GraphRAG(root)
+        if max_cost is not None:
+            llm = rag.settings.llm.model_copy(update={"max_cost": max_cost})
+            rag.settings = rag.settings.model_copy(update={"llm": llm})
         if batch is not None:
             asyncio.run(run_batch(rag, batch, options, concurrency))
             return

@@ -23,12 +23,14 @@ _err = Console(stderr=True, highlight=False)
 
 def print_index_summary(report: Any) -> None:
     table = Table(title=f"Index ({report.workflow}) finished in {report.duration_s:.1f} s")
-    for column in ("step", "status", "rows", "LLM calls", "tokens (prompt/completion)", "cached", "failed"):
+    priced = report.cost is not None
+    columns = ["step", "status", "rows", "LLM calls", "tokens (prompt/completion)", "cached", "failed"]
+    for column in columns + (["cost"] if priced else []):
         table.add_column(column)
     for step in report.steps:
         rows = ", ".join(f"{k} {v}" for k, v in step.rows.items())
         usage = step.usage
-        table.add_row(
+        cells = [
             step.name,
             "skipped (unchanged)" if step.skipped else f"{step.duration_s:.1f} s",
             rows,
@@ -36,8 +38,16 @@ def print_index_summary(report: Any) -> None:
             f"{usage.get('prompt_tokens', 0):,} / {usage.get('completion_tokens', 0):,}",
             str(usage.get("cache_hits", 0)),
             str(len(step.failures)),
-        )
+        ]
+        table.add_row(*cells, *([f"{step.cost:.4g}" if step.cost is not None else ""] if priced else []))
     _err.print(table)
+    if report.estimate:
+        spent = report.usage()
+        est = report.estimate
+        line = f"LLM: {spent['prompt_tokens']:,} prompt tokens (estimate {est['prompt_tokens']:,})"
+        if priced and est.get("cost") is not None:
+            line += f", cost {report.cost:.4g} (estimate {est['cost']:.4g})"
+        _err.print(line)
     failed = [(s.name, f) for s in report.steps for f in s.failures]
     if failed:
         _err.print(

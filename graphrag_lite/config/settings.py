@@ -16,6 +16,34 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class PriceSettings(_Section):
+    """Prices of the chat model, per million tokens, for estimates and the spending cap. No built-in price
+    list (it would go stale): copy them from your provider's page."""
+
+    input_per_1m: float | None = Field(None, ge=0, description="Price of 1M prompt tokens.")
+    output_per_1m: float | None = Field(None, ge=0, description="Price of 1M completion tokens.")
+    cached_input_per_1m: float | None = Field(
+        None, ge=0, description="Price of 1M prompt tokens the server serves from its prompt cache."
+    )
+
+    @property
+    def is_set(self) -> bool:
+        return self.input_per_1m is not None and self.output_per_1m is not None
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int = 0) -> float:
+        """Money for these tokens (0 when no price is set)."""
+        if not self.is_set:
+            return 0.0
+        assert self.input_per_1m is not None and self.output_per_1m is not None
+        cached_price = self.input_per_1m if self.cached_input_per_1m is None else self.cached_input_per_1m
+        fresh = prompt_tokens - cached_prompt_tokens
+        return (
+            fresh * self.input_per_1m
+            + cached_prompt_tokens * cached_price
+            + completion_tokens * self.output_per_1m
+        ) / 1e6
+
+
 class LLMSettings(_Section):
     """The chat model. Leave ``api_key`` and ``api_base`` empty to run fully offline (extractive methods)."""
 
@@ -37,6 +65,16 @@ class LLMSettings(_Section):
     request_timeout: float = Field(120.0, gt=0, description="Seconds before one request times out.")
     requests_per_minute: int | None = Field(None, ge=1, description="Optional client-side request rate cap.")
     tokens_per_minute: int | None = Field(None, ge=1, description="Optional client-side token rate cap.")
+    price: PriceSettings = Field(default_factory=PriceSettings)
+    max_cost: float | None = Field(
+        None,
+        gt=0,
+        description="Spending cap per run (index, update or query), in the currency of llm.price: the run "
+        "stops cleanly before a call would pass it; re-running resumes without repeating calls.",
+    )
+    max_prompt_tokens: int | None = Field(
+        None, ge=1, description="Cap on prompt tokens sent per run (works without a price)."
+    )
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -223,11 +261,17 @@ class ReportSettings(_Section):
         8000, ge=500, description="Context budget per report; larger communities use sub-community reports."
     )
     max_report_words: int = Field(1500, ge=100, description="Length the report prompt asks for.")
-    max_text_unit_tokens: int = Field(
-        2000,
+    source_text_until: int = Field(
+        1000,
         ge=0,
-        description="Source text appended to a report context when the community's entities and "
-        "relationships leave room in the budget (0 = none).",
+        description="Source text is added only to a thin context: while the community's entity and "
+        "relationship tables hold fewer than this many tokens, and up to it (0 = never).",
+    )
+    min_community_size: int = Field(
+        4,
+        ge=1,
+        description="Communities with fewer entities get the extractive report (no LLM call); every search "
+        "still reaches them. 1 = an LLM report for every community.",
     )
 
 

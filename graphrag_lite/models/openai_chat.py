@@ -33,7 +33,7 @@ from tenacity import (
 )
 
 from graphrag_lite.config.settings import LLMSettings
-from graphrag_lite.errors import ConfigError, LLMError
+from graphrag_lite.errors import CapReached, ConfigError, LLMError
 from graphrag_lite.models.base import ChatResponse, Message, Usage, UsageMeter
 from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
 from graphrag_lite.models.tokens import count_tokens
@@ -327,12 +327,14 @@ class OpenAIChat(OpenAIEndpoint):
         says what to check; ``usage`` is recorded either way. ``sent``: deltas a stream already yielded."""
         state = self._state()
         try:
-            async with state.semaphore:
+            async with state.semaphore, self._within_cap(msgs, usage):
                 if state.requests is not None:
                     await state.requests.acquire()
                 if state.tokens is not None:
                     await state.tokens.acquire(min(max(self._count(msgs), 1), state.tokens.max_rate))
                 yield state
+        except CapReached:
+            raise
         except BadReply as exc:
             usage.failures = 1
             where = public_url(self.api_base)
@@ -352,6 +354,25 @@ class OpenAIChat(OpenAIEndpoint):
             raise LLMError(self._failure(exc, usage.retries)) from None
         finally:
             self.meter.record(usage)
+
+    @contextlib.asynccontextmanager
+    async def _within_cap(self, msgs: list[Message], usage: Usage) -> AsyncIterator[None]:
+        """Hold this request's share of the run's spending cap while it is in flight (models/budget.py);
+        a refused request was never sent, so it is not counted as a call."""
+        cap = self.meter.cap
+        if cap is None:
+            yield
+            return
+        prompt = self._count(msgs)
+        try:
+            cap.reserve(prompt, self.settings.max_tokens)
+        except CapReached:
+            usage.llm_calls = 0
+            raise
+        try:
+            yield
+        finally:
+            cap.release(prompt, self.settings.max_tokens)
 
     def _retrying(self, usage: Usage, what: str) -> AsyncRetrying:
         def retried(problem: str, attempt: int) -> None:

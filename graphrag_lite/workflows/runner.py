@@ -22,8 +22,9 @@ from typing import Any
 
 from graphrag_lite.config.prompts import prompt_path
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.errors import WorkflowError
+from graphrag_lite.errors import CapReached, GraphRAGError, WorkflowError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
+from graphrag_lite.models.budget import SpendingCap
 from graphrag_lite.store.atomic import atomic_write_json, read_json
 from graphrag_lite.store.layout import STATS_FILE, IndexLayout, split_table
 from graphrag_lite.store.memo import ItemMemo
@@ -116,6 +117,7 @@ class StepReport:
     usage: dict[str, int]
     failures: list[dict[str, str]]
     stats: dict[str, Any]
+    cost: float | None = None  # money for the step's LLM tokens, with llm.price
 
 
 @dataclass
@@ -124,9 +126,15 @@ class RunReport:
     steps: list[StepReport]
     duration_s: float
     stats_path: Path
+    estimate: dict[str, Any] | None = None  # the forecast made before the run (workflows/estimate.py)
 
     def usage(self) -> dict[str, int]:
         return _sum(step.usage for step in self.steps if not step.skipped)
+
+    @property
+    def cost(self) -> float | None:
+        costs = [s.cost for s in self.steps if not s.skipped and s.cost is not None]
+        return sum(costs) if costs else None
 
 
 USAGE_KEYS = (
@@ -223,8 +231,11 @@ class WorkflowRunner:
         return all(self._table_file(table).is_file() for table in step.writes)
 
     # -- running ---------------------------------------------------------------------------------------
-    async def run(self, *, force: bool = False, mode: str = "index") -> RunReport:
-        """Run every step whose key changed. ``force`` re-runs all steps without reusing per-item results."""
+    async def run(
+        self, *, force: bool = False, mode: str = "index", estimate: dict[str, Any] | None = None
+    ) -> RunReport:
+        """Run every step whose key changed. ``force`` re-runs all steps without reusing per-item results;
+        ``estimate`` (the run's cost forecast) is kept in stats.json next to what the run spent."""
         output = self.settings.output_path
         output.mkdir(parents=True, exist_ok=True)
         stats_path = output / STATS_FILE
@@ -232,9 +243,12 @@ class WorkflowRunner:
         if state.get("workflow") != self.spec.name:
             state = {"workflow": self.spec.name, "steps": {}}
         state.setdefault("steps", {})
+        if estimate is not None:
+            state["estimate"] = estimate
         reports: list[StepReport] = []
         started = time.perf_counter()
         count = len(self.spec.steps)
+        self.meter.cap = SpendingCap.for_run(self.settings.llm, self.meter)
         try:
             for index, step in enumerate(self.spec.steps, start=1):
                 config_key = self.config_key(step)
@@ -255,13 +269,18 @@ class WorkflowRunner:
                     self.progress.step_finished(step.name, "unchanged, skipped")
                     continue
                 memo = ItemMemo() if force else ItemMemo.load(self._memo_path(step), config_key)
-                report = await self._run_step(step, index, count, memo, mode, config_key)
+                try:
+                    report = await self._run_step(step, index, count, memo, mode, config_key)
+                except GraphRAGError as exc:  # e.g. "0 entities": every request was refused
+                    self._stop_at_cap(step.name, -1, [s.name for s in self.spec.steps[index:]], exc)
+                    raise
                 state["steps"][step.name] = {
                     "key": key,
                     "inputs": inputs,
                     "rows": report.rows,
                     "duration_s": round(report.duration_s, 3),
                     **report.usage,
+                    **({"cost": round(report.cost, 6)} if report.cost is not None else {}),
                     "failures": report.failures,
                     "stats": report.stats,
                     "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -270,12 +289,31 @@ class WorkflowRunner:
                 state["last_run"] = {"duration_s": round(time.perf_counter() - started, 3)}
                 atomic_write_json(stats_path, state)
                 reports.append(report)
+                self._stop_at_cap(step.name, len(report.failures), [s.name for s in self.spec.steps[index:]])
         finally:
             self.progress.close()
+            self.meter.cap = None
         state["totals"] = _sum(state["steps"].values())
         state["last_run"] = {"duration_s": round(time.perf_counter() - started, 3)}
         atomic_write_json(stats_path, state)
-        return RunReport(self.spec.name, reports, time.perf_counter() - started, stats_path)
+        return RunReport(self.spec.name, reports, time.perf_counter() - started, stats_path, estimate)
+
+    def _stop_at_cap(
+        self, step: str, failed: int, not_run: list[str], cause: BaseException | None = None
+    ) -> None:
+        """After a step whose requests the spending cap refused: stop the run (its tables and stats are
+        written, its refused items recorded as failed, so the next run sends exactly those; ``failed``
+        -1: the step itself could not finish)."""
+        cap = self.meter.cap
+        if cap is None or not cap.reached:
+            return
+        unsent = f"{failed} item(s) of {step} are unfinished" if failed >= 0 else f"{step} could not finish"
+        raise CapReached(
+            f"The run stopped at its spending cap during step {step}: {cap.describe()}. {unsent}; steps "
+            f"not run: {', '.join(not_run) or 'none'}. Everything finished is "
+            "kept (tables, LLM cache, item memos): run the same command again with a higher llm.max_cost or "
+            "llm.max_prompt_tokens (or none) to go on; finished requests are not sent again."
+        ) from cause
 
     async def _run_step(
         self, step: StepSpec, index: int, count: int, memo: ItemMemo, mode: str, config_key: str
@@ -311,4 +349,10 @@ class WorkflowRunner:
         if ctx.failures:
             summary += f" | {len(ctx.failures)} failed"
         self.progress.step_finished(step.name, summary)
-        return StepReport(step.name, False, duration, rows, usage, ctx.failures, ctx.stats)
+        price = self.settings.llm.price
+        cost = None
+        if price.is_set and (usage["llm_calls"] or usage["cache_hits"]):
+            cost = price.cost(
+                usage["prompt_tokens"], usage["completion_tokens"], usage["cached_prompt_tokens"]
+            )
+        return StepReport(step.name, False, duration, rows, usage, ctx.failures, ctx.stats, cost)

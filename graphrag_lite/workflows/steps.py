@@ -9,13 +9,18 @@ tests/test_step_settings.py records what each step reads and fails on an undecla
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphrag_lite.errors import ConfigError, ExtractionError
 from graphrag_lite.models.base import CHAT_SETTINGS
 from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.workflows.progress import SHOWN_IN_SUMMARY
 from graphrag_lite.workflows.runner import Step, StepContext, step
+
+if TYPE_CHECKING:
+    from graphrag_lite.config.settings import Settings
+    from graphrag_lite.index.input.loading import LoadResult
+    from graphrag_lite.store.records import TextUnit
 
 logger = logging.getLogger(__name__)
 
@@ -30,23 +35,33 @@ def _require_llm(ctx: StepContext) -> None:
         )
 
 
+def read_input(settings: Settings) -> tuple[LoadResult, list[TextUnit], tuple[int, int]]:
+    """The input documents and their text units, cut for the resolved method; (chunk size, overlap)."""
+    from graphrag_lite.index.input.chunking import chunk_documents
+    from graphrag_lite.index.input.loading import load_documents
+
+    result = load_documents(settings)
+    chunks = settings.chunks
+    if settings.resolved_method == "fast":
+        size, overlap = chunks.fast_size, chunks.fast_overlap
+    else:
+        size, overlap = chunks.size, chunks.overlap
+    return (
+        result,
+        chunk_documents(result.documents, size, overlap, get_tokenizer(chunks.encoding)),
+        (size, overlap),
+    )
+
+
 @step("input", "chunks", "resolved_method")
 async def load_documents(ctx: StepContext) -> Tables:
-    from graphrag_lite.index.input.chunking import chunk_documents
-    from graphrag_lite.index.input.loading import load_documents as load
-
-    result = load(ctx.settings)
+    result, text_units, (size, overlap) = read_input(ctx.settings)
     for skipped in result.skipped:  # the CLI lists them in its summary instead (SHOWN_IN_SUMMARY)
         logger.warning("skipped %s: %s", skipped.path, skipped.reason, extra={SHOWN_IN_SUMMARY: True})
     # Skipped input files are listed, not retried: they need the user's fix, which changes the input hash.
     ctx.stats["skipped_files"] = [vars(s) for s in result.skipped]
-    chunks = ctx.settings.chunks
-    if ctx.settings.resolved_method == "fast":
-        size, overlap = chunks.fast_size, chunks.fast_overlap
-    else:
-        size, overlap = chunks.size, chunks.overlap
-    text_units = chunk_documents(result.documents, size, overlap, get_tokenizer(chunks.encoding))
     ctx.stats.update(files_read=result.files_read, chunk_size=size, chunk_overlap=overlap)
+    ctx.stats["unit_tokens"] = sum(u.n_tokens for u in text_units)
     return {"documents": result.documents, "work/text_units": text_units}
 
 
@@ -84,6 +99,7 @@ async def contextualize_units(ctx: StepContext) -> Tables:
         "reused": result.reused,
         "failed": len(result.failed),
     }
+    ctx.stats["reused_items"] = result.reused
     return {"unit_contexts": result.contexts}
 
 
@@ -117,7 +133,7 @@ async def extract_graph(ctx: StepContext) -> Tables:
     )
     ctx.stats["alias_decisions"] = [vars(d) for d in merged.alias_decisions][:200]
     ctx.stats["failed_units"] = len(result.failed_units)
-    ctx.stats["reused_units"] = result.reused_units
+    ctx.stats["reused_units"] = ctx.stats["reused_items"] = result.reused_units
     return {"work/entities": merged.entities, "work/relationships": merged.relationships}
 
 
@@ -149,6 +165,7 @@ async def summarize_descriptions(ctx: StepContext) -> Tables:
     for item, reason in stats.failed_items:
         ctx.fail(item, reason)
     ctx.stats["summaries"] = {k: v for k, v in vars(stats).items() if k != "failed_items"}
+    ctx.stats["reused_items"] = stats.reused
     compute_degrees(entities, relationships)
     link_text_units(text_units, entities, relationships)
     return {"entities": entities, "relationships": relationships, "text_units": text_units}
@@ -213,9 +230,12 @@ async def community_reports(ctx: StepContext) -> Tables:
         ctx.settings.resolved_method == "standard" or ctx.settings.nlp.llm_reports
     )
     if use_llm:
+        from graphrag_lite.index.reports.extractive import extractive_reports
         from graphrag_lite.index.reports.llm import generate_reports
 
         assert ctx.chat is not None
+        small = [c for c in communities if c.size < ctx.settings.reports.min_community_size]
+        written = extractive_reports(small, entities, relationships, text_units)
         result = await generate_reports(
             communities,
             entities,
@@ -226,15 +246,18 @@ async def community_reports(ctx: StepContext) -> Tables:
             ctx.settings.root,
             on_progress=ctx.on_progress(),
             memo=ctx.memo,
+            written={r.community_id: r for r in written},
         )
         for community_id, reason in result.failed:
             ctx.fail(community_id, reason)
         reports = result.reports
+        ctx.stats["reused_items"] = result.reused
     else:
         from graphrag_lite.index.reports.extractive import extractive_reports
 
         reports = extractive_reports(communities, entities, relationships, text_units, memo=ctx.memo)
     ctx.stats["method"] = "llm" if use_llm else "extractive"
+    ctx.stats["llm_reports"] = sum(1 for r in reports if r.method == "llm")
     ctx.stats["from_sub_reports"] = sum(1 for r in reports if r.context_source == "sub_reports")
     return {"community_reports": reports}
 

@@ -145,7 +145,7 @@ async def _first_pass(unit: TextUnit, chat: ChatModel, prompts: _Prompts, out: _
     A reply without a single record or end marker is asked for once more with a format reminder: a
     different request, so a cached bad reply is not simply served again.
     """
-    first = fill(prompts.extract, entity_types=prompts.entity_types, input_text=unit.text)
+    first = first_pass_prompt(prompts, unit.text)
     parsed, reply = ParsedRecords(), ""
     for attempt, prompt in enumerate((first, first + FORMAT_REMINDER)):
         try:
@@ -213,6 +213,15 @@ async def _extract_unit(
     found.add_new(parsed)
     await _glean(unit, chat, prompts, found, max_gleanings, out)
     return out
+
+
+def first_pass_prompt(prompts: _Prompts, text: str) -> str:
+    return fill(prompts.extract, entity_types=prompts.entity_types, input_text=text)
+
+
+def extraction_prompt(settings: Settings, project_root: Path | None) -> str:
+    """The first-pass prompt with an empty text unit (what the cost estimate counts)."""
+    return first_pass_prompt(_load_prompts(settings, project_root), "")
 
 
 def _load_prompts(settings: Settings, project_root: Path | None) -> _Prompts:

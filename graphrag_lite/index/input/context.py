@@ -18,7 +18,7 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +85,23 @@ def _unit_spans(document: Document, units: Sequence[TextUnit]) -> dict[str, tupl
     return spans
 
 
+def prompt_windows(
+    documents: Sequence[Document], text_units: Sequence[TextUnit], tokenizer: Tokenizer, window_tokens: int
+) -> Iterator[tuple[Document, TextUnit, str]]:
+    """Each unit with its document and the document text its prompt carries (see ``document_window``)."""
+    by_document: dict[str, list[TextUnit]] = {}
+    for unit in text_units:
+        by_document.setdefault(unit.document_id, []).append(unit)
+    for document in documents:
+        units = by_document.get(document.id, [])
+        if not units:
+            continue
+        n_tokens = tokenizer.count(document.text)
+        spans = _unit_spans(document, units)
+        for unit in units:
+            yield document, unit, document_window(document.text, *spans[unit.id], n_tokens, window_tokens)
+
+
 async def contextualize_units(
     documents: Sequence[Document],
     text_units: Sequence[TextUnit],
@@ -98,9 +115,6 @@ async def contextualize_units(
 ) -> ContextResult:
     """One context per text unit from the LLM; a unit whose call fails gets none (and is retried next run)."""
     template = load_prompt(PROMPT, project_root)
-    by_document: dict[str, list[TextUnit]] = {}
-    for unit in text_units:
-        by_document.setdefault(unit.document_id, []).append(unit)
     runner = ItemRunner(memo, chat.meter, len(text_units), on_progress)
     contexts: dict[str, str] = {}
 
@@ -118,17 +132,9 @@ async def contextualize_units(
         key = memo_key(PROMPT, template, document.title, window, unit.text)
         contexts[unit.id] = await runner.run(unit.id, key, compute, encode=str, decode=str)
 
-    jobs = []
-    for document in documents:
-        units = by_document.get(document.id, [])
-        if not units:
-            continue
-        n_tokens = tokenizer.count(document.text)
-        spans = _unit_spans(document, units)
-        for unit in units:
-            window = document_window(document.text, *spans[unit.id], n_tokens, window_tokens)
-            jobs.append(contextualize(document, unit, window))
-    await asyncio.gather(*jobs)
+    await asyncio.gather(
+        *(contextualize(*job) for job in prompt_windows(documents, text_units, tokenizer, window_tokens))
+    )
     order = [u.id for u in text_units]
     return ContextResult(
         [UnitContext(unit_id, contexts[unit_id]) for unit_id in order if contexts.get(unit_id)],

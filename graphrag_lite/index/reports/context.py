@@ -3,8 +3,9 @@
 Three cases, in order of preference:
 
 1. **entities** - the community's entities and relationships fit: both tables in full (relationships with
-   the highest combined degree first), then source text units while the budget and
-   ``reports.max_text_unit_tokens`` allow.
+   the highest combined degree first), then, for a thin context only, source text units until the
+   context reaches ``reports.source_text_until`` tokens (the descriptions already say what the sources
+   would; a model reading thin descriptions needs the text).
 2. **sub_reports** - they do not fit, and sub-communities have reports: the sub-reports (largest
    sub-community first; a report that does not fit in full is shortened to its title and summary), then the
    entities no included sub-report covers, then relationships - those *between* sub-communities first,
@@ -252,14 +253,14 @@ def build_report_context(
     max_tokens: int,
     *,
     communities_by_id: Mapping[str, Community] | None = None,
-    max_text_unit_tokens: int | None = None,
+    source_text_until: int | None = None,
 ) -> ReportContext:
     """The context for ``community``'s report (see the module notes for the three cases).
 
     ``sub_reports`` maps community ids to reports (only the community's children are used; failed reports
     are ignored). ``communities_by_id`` gives child sizes and members, used to order sub-reports and to
-    find entities no sub-report covers. ``max_text_unit_tokens`` caps source text (None: no cap but the
-    budget; 0: none).
+    find entities no sub-report covers. ``source_text_until``: source text is added while the context is
+    shorter than this (None: up to the budget; 0: none).
     """
     entities, rels = _community_records(community, entities_by_id, relationships_by_id)
     by_title = {normalize_title(e.title): e for e in entities}
@@ -270,7 +271,7 @@ def build_report_context(
     pieces, full_tokens = _full_tables(entities, rels, tokenizer)
     if full_tokens <= max_tokens:
         builder.fill(pieces, full_tokens)
-        limit = max_tokens if max_text_unit_tokens is None else max_text_unit_tokens
+        limit = max_tokens if source_text_until is None else min(max_tokens, source_text_until) - full_tokens
         if limit > 0:
             _add_text_units(builder, community, text_units_by_id, limit)
         source: ContextSource = "entities"

@@ -51,6 +51,7 @@ class ReportResult:
 
     reports: list[CommunityReport] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    reused: int = 0  # reports taken from the memo
 
 
 @dataclass
@@ -133,7 +134,7 @@ async def _write_report(
         get_tokenizer(settings.chunks.encoding),
         settings.reports.max_context_tokens,
         communities_by_id=inputs.communities,
-        max_text_unit_tokens=settings.reports.max_text_unit_tokens,
+        source_text_until=settings.reports.source_text_until,
     )
     prompt = fill(inputs.template, context=context.text, max_report_words=settings.reports.max_report_words)
 
@@ -182,8 +183,11 @@ async def generate_reports(
     project_root: Path | None,
     on_progress: ProgressCallback | None = None,
     memo: ItemMemo | None = None,
+    written: Mapping[str, CommunityReport] | None = None,
 ) -> ReportResult:
-    """One report per community, deepest level first, each level concurrently; failures are recorded."""
+    """One report per community, deepest level first, each level concurrently; failures are recorded.
+    ``written``: reports made another way (community id -> report), kept as they are and usable as
+    sub-reports of their parents."""
     inputs = _Inputs(
         entities={e.id: e for e in entities},
         relationships={r.id: r for r in relationships},
@@ -192,11 +196,12 @@ async def generate_reports(
         template=load_prompt(REPORT_PROMPT, project_root),
         settings=settings,
     )
+    done: dict[str, CommunityReport] = dict(written or {})
     by_level: dict[int, list[Community]] = defaultdict(list)
     for community in communities:
-        by_level[community.level].append(community)
-    runner = ItemRunner(memo, chat.meter, len(communities), on_progress)
-    done: dict[str, CommunityReport] = {}
+        if community.id not in done:
+            by_level[community.level].append(community)
+    runner = ItemRunner(memo, chat.meter, sum(len(cs) for cs in by_level.values()), on_progress)
 
     async def run(community: Community) -> None:
         done[community.id] = await _write_report(community, inputs, done, chat, runner)
@@ -204,5 +209,7 @@ async def generate_reports(
     for level in sorted(by_level, reverse=True):
         await asyncio.gather(*(run(c) for c in by_level[level]))
     return ReportResult(
-        reports=[done[c.id] for c in communities], failed=runner.failed(c.id for c in communities)
+        reports=[done[c.id] for c in communities],
+        failed=runner.failed(c.id for c in communities),
+        reused=runner.reused,
     )
