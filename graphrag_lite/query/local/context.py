@@ -213,10 +213,9 @@ def _shared_budget(
     level: int,
     rows: list[tuple[str, list[str]]],
     budget: int,
-    settings: Settings,
+    opts: LocalSearchSettings,
 ) -> Sections:
     """Reports and the graph tables within their shares; the text units get the rest."""
-    opts = settings.query.local
     reports = _report_section(tokenizer, data, matches, level, int(budget * opts.community_share))
     graph_share = int(budget * max(0.0, 1.0 - opts.text_unit_share - opts.community_share))
     entities, relationships = _graph_sections(tokenizer, data, matches, opts.top_k_relationships, graph_share)
@@ -287,7 +286,7 @@ async def build_local_context(
     if budget <= opts.units_first_up_to:
         sections = _units_first(tokenizer, data, matches, level, rows, remaining, opts)
     else:
-        sections = _shared_budget(tokenizer, data, matches, level, rows, remaining, settings)
+        sections = _shared_budget(tokenizer, data, matches, level, rows, remaining, opts)
     reports, entities, relationships, units = sections
 
     head = [history_text, reports.text, entities.text, relationships.text]
