@@ -2,9 +2,9 @@
 
 Each variant indexes its own copy of the corpus from scratch, one after the other on the same machine, in a
 child process of its own (so its peak RSS is its own). A variant is the current tree or a git commit (checked
-out as a worktree under --workdir and imported from there), plus settings. The default compares the commit
-before issue 17 (torch fp32 MiniLM, one spaCy process) with the current defaults (int8 MiniLM on ONNX
-Runtime). The ONNX export is made before timing (it is a one-time cost per machine) and reported apart.
+out as a worktree under --workdir and imported from there), plus settings. The default compares a commit
+(``--before``) with the current tree's defaults. The ONNX export is made before timing (it is a one-time cost
+per machine) and reported apart.
 
     .venv/bin/python benchmarks/offline_index.py --corpus ../shared/data/ms_podcast/corpus.jsonl \\
         --workdir /tmp/bench_offline --before b1f3db8

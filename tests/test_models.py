@@ -23,9 +23,13 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import EmbeddingError, LLMError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
 from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
-from graphrag_lite.models.embeddings import CachedEmbedder, OpenAIEmbedder, TorchMiniLMEmbedder
+from graphrag_lite.models.embeddings import (
+    AutoMiniLMEmbedder,
+    CachedEmbedder,
+    OpenAIEmbedder,
+    TorchMiniLMEmbedder,
+)
 from graphrag_lite.models.factory import create_chat, create_embedder, open_caches
-from graphrag_lite.models.onnx_minilm import OnnxMiniLMEmbedder
 from graphrag_lite.models.openai_chat import OpenAIChat
 from graphrag_lite.models.tokens import count_tokens
 
@@ -415,6 +419,6 @@ async def test_openai_embedder_retries_unusable_replies_then_names_the_problem(
 async def test_create_embedder_local_default(tmp_path: Path) -> None:
     settings = Settings.model_validate({"root": tmp_path})
     embedder = create_embedder(settings)
-    assert isinstance(embedder, CachedEmbedder) and isinstance(embedder.inner, OnnxMiniLMEmbedder)
+    assert isinstance(embedder, CachedEmbedder) and isinstance(embedder.inner, AutoMiniLMEmbedder)
     assert (await embedder.embed(["Marley's ghost"])).shape == (1, 384)
     assert (tmp_path / "cache" / "embeddings.sqlite").is_file()

@@ -14,7 +14,7 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError
 from graphrag_lite.index.embed import embed_index
 from graphrag_lite.models import onnx_minilm
-from graphrag_lite.models.embeddings import CachedEmbedder, TorchMiniLMEmbedder
+from graphrag_lite.models.embeddings import AutoMiniLMEmbedder, CachedEmbedder, TorchMiniLMEmbedder
 from graphrag_lite.models.factory import create_embedder
 from graphrag_lite.models.onnx_minilm import MINILM, MINILM_INT8, OnnxMiniLMEmbedder, onnx_model_path
 from graphrag_lite.store.reader import IndexReader
@@ -81,12 +81,21 @@ def test_the_factory_picks_the_runtime_and_refuses_int8_on_torch(tmp_path: Path)
         assert isinstance(embedder, CachedEmbedder)
         return embedder.inner
 
-    default = inner()
-    assert isinstance(default, OnnxMiniLMEmbedder) and default.model == MINILM_INT8
-    assert isinstance(inner(model=MINILM), OnnxMiniLMEmbedder)
-    assert isinstance(inner(model=MINILM, runtime="torch"), TorchMiniLMEmbedder)
+    assert isinstance(inner(), AutoMiniLMEmbedder) and inner().model == MINILM  # fp32, runtime auto
+    int8 = inner(model=MINILM_INT8)
+    assert isinstance(int8, OnnxMiniLMEmbedder) and int8.model == MINILM_INT8
+    assert isinstance(inner(runtime="onnx"), OnnxMiniLMEmbedder)
+    assert isinstance(inner(runtime="torch"), TorchMiniLMEmbedder)
     with pytest.raises(ConfigError, match="ONNX Runtime only"):
-        inner(runtime="torch")
+        inner(model=MINILM_INT8, runtime="torch")
+
+
+def test_auto_embeds_a_question_on_onnx_and_the_index_on_torch_with_the_same_vectors() -> None:
+    auto = AutoMiniLMEmbedder()
+    few = auto.embed_sync(SAMPLES[:2])  # a question or two: ONNX Runtime
+    many = auto.embed_sync(SAMPLES)  # more than AutoMiniLMEmbedder.FEW: torch
+    assert auto._few._session is not None
+    assert np.min(np.sum(few * many[:2], axis=1)) > 0.9999
 
 
 def test_changing_the_embedder_re_embeds_and_a_query_refuses_a_mixed_index(tmp_path: Path) -> None:

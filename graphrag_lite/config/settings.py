@@ -97,14 +97,15 @@ class EmbeddingSettings(_Section):
         "openai = an OpenAI-compatible /embeddings endpoint.",
     )
     model: str = Field(
-        "all-MiniLM-L6-v2-int8",
-        description="Embedding model. Local: all-MiniLM-L6-v2-int8 (ONNX Runtime, int8, fastest), "
-        "all-MiniLM-L6-v2 (fp32) or a sentence-transformers folder (torch). Changing it re-embeds the index.",
+        "all-MiniLM-L6-v2",
+        description="Embedding model. Local: all-MiniLM-L6-v2 (fp32), all-MiniLM-L6-v2-int8 (ONNX Runtime, "
+        "int8: slightly different vectors; faster than fp32 on CPUs without fast fp32 kernels) or a "
+        "sentence-transformers folder (torch). Changing it re-embeds the index.",
     )
-    runtime: Literal["onnx", "torch"] = Field(
-        "onnx",
-        description="Local fp32 all-MiniLM-L6-v2 runs on ONNX Runtime (no torch at query time) or torch; "
-        "both give the same vectors. The int8 model needs onnx; a model folder needs torch.",
+    runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="Where local fp32 MiniLM runs; all give the same vectors. auto = ONNX Runtime for a few "
+        "texts (questions: no torch import, loads in ~1 s), torch for bulk embedding (indexing).",
     )
     api_key: SecretStr | None = Field(
         None, description="Key for the embeddings endpoint (defaults to llm's)."
