@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from graphrag_lite.config.settings import EmbeddingSettings, LLMSettings
 from graphrag_lite.errors import EmbeddingError
 from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model
 from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
-from graphrag_lite.models.onnx_minilm import MINILM, MINILM_DIM, minilm_weights_dir
+from graphrag_lite.models.onnx_minilm import MINILM, MINILM_DIM, minilm_weights_dir, quiet_transformers
 from graphrag_lite.models.openai_chat import (
     BadReply,
     LoopState,
@@ -61,8 +60,8 @@ def _load_sentence_transformer(name_or_path: str) -> Any:
                 f"embeddings.model '{name_or_path}' is not available offline. The local provider ships "
                 f"'{MINILM}'; set embeddings.model to it or to a sentence-transformers model folder."
             )
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never trigger a download
         try:
+            quiet_transformers()
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise EmbeddingError(

@@ -132,7 +132,7 @@ def _export(weights_dir: Path, target: Path) -> None:
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1)
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never trigger a download
+    quiet_transformers()
     model = Pooled(AutoModel.from_pretrained(str(weights_dir))).eval()
     ids = torch.ones(2, 16, dtype=torch.long)
     axes = {name: {0: "batch", 1: "pieces"} for name in _INPUTS}
@@ -152,6 +152,14 @@ def _export(weights_dir: Path, target: Path) -> None:
             dynamo=False,
         )
     os.replace(tmp, target)
+
+
+def quiet_transformers() -> None:
+    """Offline, and no "Loading weights" progress bar of transformers in the user's terminal."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never trigger a download
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _quantize(source: Path, target: Path) -> None:
