@@ -127,10 +127,9 @@ def measured_ratios(state: Mapping[str, Any], first_pass_fixed: int) -> dict[str
     """Ratios of the steps of an earlier run (``stats.json``) that made every request themselves;
     ``first_pass_fixed``: the tokens of the extraction prompt around a unit's text."""
     steps: Mapping[str, Any] = state.get("steps", {})
-    units = sum(
-        int(v) for k, v in steps.get("load_documents", {}).get("rows", {}).items() if "text_units" in k
-    )
-    unit_tokens = int(steps.get("load_documents", {}).get("stats", {}).get("unit_tokens", 0))
+    loaded = steps.get("load_documents", {})
+    units = int(loaded.get("rows", {}).get("work/text_units", 0))
+    unit_tokens = int(loaded.get("stats", {}).get("unit_tokens", 0))
     out: dict[str, Ratios] = {}
     if units <= 0 or unit_tokens <= 0 or state.get("last_update"):
         return out
@@ -193,8 +192,7 @@ def estimate_index(
         estimate.steps.append(_contexts(settings, documents, text_units, tokenizer))
     n = len(text_units)
     if method == "standard":
-        extract, basis = ratios("extract_graph")
-        gleaning = _forecast("extract_graph", (extract, basis), n, unit_tokens)
+        gleaning = _forecast("extract_graph", ratios("extract_graph"), n, unit_tokens)
         if settings.extraction.max_gleanings == 0:
             gleaning = replace(gleaning, calls=0, prompt_tokens=0)
         first = len(text_units) * fixed + unit_tokens  # counted: the first pass of every unit
