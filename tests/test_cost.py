@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from typer.testing import CliRunner
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.cli.main import app
 from graphrag_lite.config.settings import PriceSettings
+from graphrag_lite.errors import CapReached
+from graphrag_lite.models.base import Usage
+from graphrag_lite.models.budget import SpendingCap, capped, current_cap
 from graphrag_lite.store.atomic import read_json
 from graphrag_lite.store.tables import read_records
 
@@ -106,3 +110,23 @@ def test_a_query_over_its_cap_fails_with_what_it_spent(
     assert result.exit_code != 0
     assert "spending cap" in result.output and "llm.max_cost 1e-07" in result.output
     assert not _sent(llm_server)  # the one call would have passed the cap: it was never sent
+
+
+async def test_concurrent_runs_keep_their_own_caps() -> None:
+    small, large = SpendingCap(None, 100, PriceSettings()), SpendingCap(None, 1000, PriceSettings())
+
+    async def spend(cap: SpendingCap, tokens: int) -> SpendingCap | None:
+        with capped(cap):
+            await asyncio.sleep(0)  # the other run's task runs in between
+            current = current_cap()
+            assert current is not None
+            current.reserve(tokens, 0)
+            current.release(tokens, 0, Usage(llm_calls=1, prompt_tokens=tokens))
+            return current_cap()
+
+    assert await asyncio.gather(spend(small, 80), spend(large, 800)) == [small, large]
+    assert (small.spent().prompt_tokens, large.spent().prompt_tokens) == (80, 800)
+    assert current_cap() is None
+    with pytest.raises(CapReached, match=r"spending cap reached: sent 80 of llm\.max_prompt_tokens 100"):
+        small.reserve(30, 0)
+    large.reserve(30, 0)  # the other run still has room

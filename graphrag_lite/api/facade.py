@@ -235,14 +235,11 @@ class GraphRAG:
         """The query's spending cap (llm.max_cost / llm.max_prompt_tokens): a query whose LLM calls it
         stopped raises CapReached instead of answering from part of its evidence."""
         from graphrag_lite.errors import CapReached
-        from graphrag_lite.models.budget import SpendingCap
+        from graphrag_lite.models.budget import SpendingCap, capped
 
-        cap = SpendingCap.for_run(self.settings.llm, self.meter)
-        self.meter.cap = cap
-        try:
+        cap = SpendingCap.for_run(self.settings.llm)
+        with capped(cap):
             yield
-        finally:
-            self.meter.cap = None
         if cap is not None and cap.reached:
             raise CapReached(
                 f"The query stopped at its spending cap: {cap.describe()}. Ask again with a higher "

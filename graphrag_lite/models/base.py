@@ -11,12 +11,9 @@ import contextvars
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from graphrag_lite.models.budget import SpendingCap
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 
@@ -47,7 +44,6 @@ class UsageMeter:
     """Thread- and task-safe totals per scope."""
 
     by_scope: dict[str, Usage] = field(default_factory=dict)
-    cap: SpendingCap | None = None  # the current run's spending cap (models/budget.py), if it has one
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, usage: Usage, scope: str | None = None) -> None:

@@ -13,12 +13,35 @@ sends only what is left.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 from graphrag_lite.config.settings import LLMSettings, PriceSettings
-from graphrag_lite.errors import CAP_MARKER, CapReached
-from graphrag_lite.models.base import Usage, UsageMeter
+from graphrag_lite.errors import CAP_MARKER, CapReached, ConfigError
+from graphrag_lite.models.base import Usage
+
+# The cap of the run (or query) this task belongs to: a context variable, so concurrent queries of one
+# GraphRAG each keep their own, and tasks a run starts inherit it.
+_CURRENT: contextvars.ContextVar[SpendingCap | None] = contextvars.ContextVar(
+    "graphrag_lite_spending_cap", default=None
+)
+
+
+def current_cap() -> SpendingCap | None:
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def capped(cap: SpendingCap | None) -> Iterator[SpendingCap | None]:
+    """Make ``cap`` the cap of every model call made inside (None: no cap)."""
+    token = _CURRENT.set(cap)
+    try:
+        yield cap
+    finally:
+        _CURRENT.reset(token)
 
 
 @dataclass
@@ -26,32 +49,28 @@ class SpendingCap:
     max_cost: float | None
     max_prompt_tokens: int | None
     price: PriceSettings
-    meter: UsageMeter
-    start: Usage = field(default_factory=Usage)  # the meter's total when the run began
+    _spent: Usage = field(default_factory=Usage)  # requests of this run that finished
     reached: bool = False
     _in_flight_prompt: int = 0  # prompt tokens of requests sent and not yet recorded
     _in_flight_completion: int = 0  # their largest possible completions
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def for_run(cls, llm: LLMSettings, meter: UsageMeter) -> SpendingCap | None:
+    def for_run(cls, llm: LLMSettings) -> SpendingCap | None:
         """The cap of a run starting now (None without one); a money cap needs ``llm.price``."""
         if llm.max_cost is None and llm.max_prompt_tokens is None:
             return None
         if llm.max_cost is not None and not llm.price.is_set:
-            from graphrag_lite.errors import ConfigError
-
             raise ConfigError(
                 "llm.max_cost needs the model's prices: set llm.price.input_per_1m and "
                 "llm.price.output_per_1m in settings.yaml (or cap tokens with llm.max_prompt_tokens)."
             )
-        return cls(llm.max_cost, llm.max_prompt_tokens, llm.price, meter, start=meter.total())
+        return cls(llm.max_cost, llm.max_prompt_tokens, llm.price)
 
     def spent(self) -> Usage:
         """What the run has spent so far (requests that finished)."""
-        usage = self.meter.total()
-        usage.add(self.start, sign=-1)
-        return usage
+        with self._lock:
+            return replace(self._spent)
 
     def cost(self, usage: Usage) -> float:
         return self.price.cost(usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens)
@@ -59,7 +78,7 @@ class SpendingCap:
     def reserve(self, prompt_tokens: int, max_completion: int) -> None:
         """Let a request go out or raise :class:`CapReached`; pair with :meth:`release`."""
         with self._lock:
-            spent = self.spent()
+            spent = self._spent
             prompt = self._in_flight_prompt + prompt_tokens
             completion = self._in_flight_completion + max_completion
             over_tokens = (
@@ -74,10 +93,12 @@ class SpendingCap:
             self._in_flight_prompt = prompt
             self._in_flight_completion = completion
 
-    def release(self, prompt_tokens: int, max_completion: int) -> None:
+    def release(self, prompt_tokens: int, max_completion: int, used: Usage) -> None:
+        """The request is done: what it reserved is freed, what it ``used`` counts as spent."""
         with self._lock:
             self._in_flight_prompt -= prompt_tokens
             self._in_flight_completion -= max_completion
+            self._spent.add(used)
 
     def describe(self, spent: Usage | None = None) -> str:
         """Spent and cap, in the units the cap is set in."""

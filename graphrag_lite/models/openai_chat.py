@@ -35,6 +35,7 @@ from tenacity import (
 from graphrag_lite.config.settings import LLMSettings
 from graphrag_lite.errors import CapReached, ConfigError, LLMError
 from graphrag_lite.models.base import ChatResponse, Message, Usage, UsageMeter
+from graphrag_lite.models.budget import current_cap
 from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
 from graphrag_lite.models.tokens import count_tokens
 
@@ -359,7 +360,7 @@ class OpenAIChat(OpenAIEndpoint):
     async def _within_cap(self, msgs: list[Message], usage: Usage) -> AsyncIterator[None]:
         """Hold this request's share of the run's spending cap while it is in flight (models/budget.py);
         a refused request was never sent, so it is not counted as a call."""
-        cap = self.meter.cap
+        cap = current_cap()
         if cap is None:
             yield
             return
@@ -372,7 +373,7 @@ class OpenAIChat(OpenAIEndpoint):
         try:
             yield
         finally:
-            cap.release(prompt, self.settings.max_tokens)
+            cap.release(prompt, self.settings.max_tokens, usage)
 
     def _retrying(self, usage: Usage, what: str) -> AsyncRetrying:
         def retried(problem: str, attempt: int) -> None:

@@ -24,7 +24,7 @@ from graphrag_lite.config.prompts import prompt_path
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import CapReached, GraphRAGError, WorkflowError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
-from graphrag_lite.models.budget import SpendingCap
+from graphrag_lite.models.budget import SpendingCap, capped
 from graphrag_lite.store.atomic import atomic_write_json, read_json
 from graphrag_lite.store.layout import STATS_FILE, IndexLayout, split_table
 from graphrag_lite.store.memo import ItemMemo
@@ -235,7 +235,15 @@ class WorkflowRunner:
         self, *, force: bool = False, mode: str = "index", estimate: dict[str, Any] | None = None
     ) -> RunReport:
         """Run every step whose key changed. ``force`` re-runs all steps without reusing per-item results;
-        ``estimate`` (the run's cost forecast) is kept in stats.json next to what the run spent."""
+        ``estimate`` (the run's cost forecast) is kept in stats.json next to what the run spent. The run's
+        LLM calls stay within llm.max_cost / llm.max_prompt_tokens (models/budget.py)."""
+        cap = SpendingCap.for_run(self.settings.llm)
+        with capped(cap):
+            return await self._run(force, mode, estimate, cap)
+
+    async def _run(
+        self, force: bool, mode: str, estimate: dict[str, Any] | None, cap: SpendingCap | None
+    ) -> RunReport:
         output = self.settings.output_path
         output.mkdir(parents=True, exist_ok=True)
         stats_path = output / STATS_FILE
@@ -248,7 +256,6 @@ class WorkflowRunner:
         reports: list[StepReport] = []
         started = time.perf_counter()
         count = len(self.spec.steps)
-        self.meter.cap = SpendingCap.for_run(self.settings.llm, self.meter)
         try:
             for index, step in enumerate(self.spec.steps, start=1):
                 config_key = self.config_key(step)
@@ -272,7 +279,7 @@ class WorkflowRunner:
                 try:
                     report = await self._run_step(step, index, count, memo, mode, config_key)
                 except GraphRAGError as exc:  # e.g. "0 entities": every request was refused
-                    self._stop_at_cap(step.name, -1, [s.name for s in self.spec.steps[index:]], exc)
+                    _stop_at_cap(cap, step.name, -1, [s.name for s in self.spec.steps[index:]], exc)
                     raise
                 state["steps"][step.name] = {
                     "key": key,
@@ -289,31 +296,13 @@ class WorkflowRunner:
                 state["last_run"] = {"duration_s": round(time.perf_counter() - started, 3)}
                 atomic_write_json(stats_path, state)
                 reports.append(report)
-                self._stop_at_cap(step.name, len(report.failures), [s.name for s in self.spec.steps[index:]])
+                _stop_at_cap(cap, step.name, len(report.failures), [s.name for s in self.spec.steps[index:]])
         finally:
             self.progress.close()
-            self.meter.cap = None
         state["totals"] = _sum(state["steps"].values())
         state["last_run"] = {"duration_s": round(time.perf_counter() - started, 3)}
         atomic_write_json(stats_path, state)
         return RunReport(self.spec.name, reports, time.perf_counter() - started, stats_path, estimate)
-
-    def _stop_at_cap(
-        self, step: str, failed: int, not_run: list[str], cause: BaseException | None = None
-    ) -> None:
-        """After a step whose requests the spending cap refused: stop the run (its tables and stats are
-        written, its refused items recorded as failed, so the next run sends exactly those; ``failed``
-        -1: the step itself could not finish)."""
-        cap = self.meter.cap
-        if cap is None or not cap.reached:
-            return
-        unsent = f"{failed} item(s) of {step} are unfinished" if failed >= 0 else f"{step} could not finish"
-        raise CapReached(
-            f"The run stopped at its spending cap during step {step}: {cap.describe()}. {unsent}; steps "
-            f"not run: {', '.join(not_run) or 'none'}. Everything finished is "
-            "kept (tables, LLM cache, item memos): run the same command again with a higher llm.max_cost or "
-            "llm.max_prompt_tokens (or none) to go on; finished requests are not sent again."
-        ) from cause
 
     async def _run_step(
         self, step: StepSpec, index: int, count: int, memo: ItemMemo, mode: str, config_key: str
@@ -356,3 +345,20 @@ class WorkflowRunner:
                 usage["prompt_tokens"], usage["completion_tokens"], usage["cached_prompt_tokens"]
             )
         return StepReport(step.name, False, duration, rows, usage, ctx.failures, ctx.stats, cost)
+
+
+def _stop_at_cap(
+    cap: SpendingCap | None, step: str, failed: int, not_run: list[str], cause: BaseException | None = None
+) -> None:
+    """After a step whose requests the spending cap refused: stop the run (its tables and stats are
+    written, its refused items recorded as failed, so the next run sends exactly those; ``failed``
+    -1: the step itself could not finish)."""
+    if cap is None or not cap.reached:
+        return
+    unsent = f"{failed} item(s) of {step} are unfinished" if failed >= 0 else f"{step} could not finish"
+    raise CapReached(
+        f"The run stopped at its spending cap during step {step}: {cap.describe()}. {unsent}; steps "
+        f"not run: {', '.join(not_run) or 'none'}. Everything finished is "
+        "kept (tables, LLM cache, item memos): run the same command again with a higher llm.max_cost or "
+        "llm.max_prompt_tokens (or none) to go on; finished requests are not sent again."
+    ) from cause
