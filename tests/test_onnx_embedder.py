@@ -91,10 +91,10 @@ def test_the_factory_picks_the_runtime_and_refuses_int8_on_torch(tmp_path: Path)
 
 
 def test_auto_embeds_a_question_on_onnx_and_the_index_on_torch_with_the_same_vectors() -> None:
-    auto = AutoMiniLMEmbedder()
-    few = auto.embed_sync(SAMPLES[:2])  # a question or two: ONNX Runtime
-    many = auto.embed_sync(SAMPLES)  # more than AutoMiniLMEmbedder.FEW: torch
-    assert auto._few._session is not None
+    auto = AutoMiniLMEmbedder(batch_size=4)
+    few = auto.embed_sync(SAMPLES[:2])  # fewer than a batch (a question): ONNX Runtime
+    assert auto._few._session is not None and auto._bulk.model == MINILM
+    many = auto.embed_sync(SAMPLES)  # a full batch or more (the embed step): torch
     assert np.min(np.sum(few * many[:2], axis=1)) > 0.9999
 
 

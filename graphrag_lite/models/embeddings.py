@@ -147,22 +147,22 @@ class TorchMiniLMEmbedder:
 
 class AutoMiniLMEmbedder:
     """fp32 MiniLM on the faster runtime for each call, with the same vectors either way (cosine 1.0 to
-    1e-6): a few texts (a question) on ONNX Runtime, which loads in about a second and imports no torch;
-    bulk embedding (the index) on torch, about twice ONNX fp32's speed on the CPUs measured
-    (benchmarks/embed_speed.py). Each runtime loads on first use."""
-
-    FEW = 8  # calls of at most this many texts go to ONNX Runtime
+    1e-6): the embed step's full batches (``batch_size`` texts or more) on torch, about twice ONNX fp32's
+    speed on the CPUs measured (benchmarks/embed_speed.py); anything smaller (a question, the sentences an
+    offline answer ranks) on ONNX Runtime, which loads in about a second and imports no torch. Each
+    runtime loads on first use."""
 
     def __init__(self, *, batch_size: int = 64) -> None:
         from graphrag_lite.models.onnx_minilm import OnnxMiniLMEmbedder
 
         self.model = MINILM
         self.dim = MINILM_DIM
+        self.bulk = batch_size  # calls of at least this many texts go to torch
         self._few = OnnxMiniLMEmbedder(MINILM)
         self._bulk = TorchMiniLMEmbedder(MINILM, batch_size=batch_size)
 
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
-        runtime = self._few if len(texts) <= self.FEW else self._bulk
+        runtime = self._bulk if len(texts) >= self.bulk else self._few
         return runtime.embed_sync(texts)
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
