@@ -18,7 +18,8 @@ from graphrag_lite.models.embeddings import AutoMiniLMEmbedder, CachedEmbedder, 
 from graphrag_lite.models.factory import create_embedder
 from graphrag_lite.models.onnx_minilm import MINILM, MINILM_INT8, OnnxMiniLMEmbedder, onnx_model_path
 from graphrag_lite.store.reader import IndexReader
-from graphrag_lite.store.records import TextUnit
+from graphrag_lite.store.records import CommunityReport, TextUnit
+from graphrag_lite.store.vectors import VectorStore
 
 CAROL = (Path(__file__).parent / "data" / "carol_excerpt.txt").read_text(encoding="utf-8")
 # Sample texts: passages of the excerpt (several sizes, two past the model's 256 word pieces) and short ones.
@@ -112,3 +113,34 @@ def test_changing_the_embedder_re_embeds_and_a_query_refuses_a_mixed_index(tmp_p
     assert reader.vectors(MINILM_INT8).count("text_units") == 4
     with pytest.raises(ConfigError, match=f"embedded with '{MINILM_INT8}'.*re-embed"):
         reader.vectors(MINILM)
+
+
+def test_reports_can_be_embedded_by_title_and_summary_and_switching_re_embeds_only_them(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "lancedb"
+    units = [TextUnit("t0", "d", 0, SAMPLES[-4], 10)]
+    report = CommunityReport(
+        "cr-c1",
+        "c1",
+        0,
+        "Scrooge and Marley",
+        "The partners of the firm.",
+        [],
+        5.0,
+        "",
+        "# Scrooge and Marley\nThe partners of the firm.\n\n## Findings\n" + SAMPLES[3],
+        "extractive",
+        "ok",
+        "entities",
+    )
+    embedder = OnnxMiniLMEmbedder(MINILM)
+
+    def embed(what: str) -> dict[str, dict[str, int]]:
+        return asyncio.run(embed_index(db, {}, {}, units, [], [report], embedder, report_text=what))
+
+    assert embed("full")["community_reports"]["embedded"] == 1
+    counts = embed("summary")
+    assert counts["community_reports"]["embedded"] == 1 and counts["text_units"]["embedded"] == 0
+    stored = VectorStore(db).columns("community_reports", ["text"]).to_pydict()["text"]
+    assert stored == ["Scrooge and Marley\nThe partners of the firm."]

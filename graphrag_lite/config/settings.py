@@ -102,6 +102,11 @@ class EmbeddingSettings(_Section):
         "int8: slightly different vectors; faster than fp32 on CPUs without fast fp32 kernels) or a "
         "sentence-transformers folder (torch). Changing it re-embeds the index.",
     )
+    report_text: Literal["full", "summary"] = Field(
+        "full",
+        description="What a community report's vector is made from: its full text, or its title and summary "
+        "(about a third less embedding work offline).",
+    )
     runtime: Literal["auto", "onnx", "torch"] = Field(
         "auto",
         description="Where local fp32 MiniLM runs; all give the same vectors. auto = ONNX Runtime for a few "

@@ -50,6 +50,7 @@ async def embed_index(
     *,
     batch_size: int = 64,
     on_progress: Callable[[int, int], None] | None = None,
+    report_text: str = "full",
 ) -> dict[str, dict[str, int]]:
     """Bring the three vector tables in line with the records; returns per table rows, embedded, deleted.
     Text units are embedded with their document's title (``titles``: document id -> title) and their
@@ -80,7 +81,7 @@ async def embed_index(
         ),
         "community_reports": _Rows(
             [r.id for r in reports],
-            [r.full_content or r.summary for r in reports],
+            [_report_text(r, report_text) for r in reports],
             {"community_id": [r.community_id for r in reports], "level": [r.level for r in reports]},
         ),
     }
@@ -118,6 +119,13 @@ async def embed_index(
     atomic_write_text(model_file, embedder.model)
     atomic_write_text(marker, digest.hexdigest())
     return counts
+
+
+def _report_text(report: CommunityReport, what: str) -> str:
+    """A report's full text, or (``summary``) its title and summary: the part a question mostly matches."""
+    if what == "summary":
+        return f"{report.title}\n{report.summary}".strip()
+    return report.full_content or report.summary
 
 
 @dataclass

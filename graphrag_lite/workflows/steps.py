@@ -262,7 +262,7 @@ async def community_reports(ctx: StepContext) -> Tables:
     return {"community_reports": reports}
 
 
-@step("embeddings.provider", "embeddings.model")
+@step("embeddings.provider", "embeddings.model", "embeddings.report_text")
 async def embed(ctx: StepContext) -> Tables:
     from graphrag_lite.index.embed import embed_index
     from graphrag_lite.store.layout import IndexLayout
@@ -277,6 +277,7 @@ async def embed(ctx: StepContext) -> Tables:
         ctx.embedder,
         batch_size=ctx.settings.embeddings.batch_size,
         on_progress=ctx.on_progress(),
+        report_text=ctx.settings.embeddings.report_text,
     )
     ctx.stats["vectors"] = counts
     return {"vectors": {table: c["rows"] for table, c in counts.items()}}
