@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 from graphrag_lite.errors import EmbeddingError
 from graphrag_lite.models.windows import Windows
+from graphrag_lite.store.atomic import atomic_write_json
 
 MINILM = "all-MiniLM-L6-v2"  # fp32 (torch or ONNX Runtime, same vectors)
 MINILM_INT8 = "all-MiniLM-L6-v2-int8"  # ONNX Runtime int8: its own name, so an index never mixes the two
@@ -71,21 +71,10 @@ def _weights_digest(weights: Path, cache: Path) -> str:
     except (OSError, ValueError):
         memo = {}
     if stamp not in memo:
-        digest = hashlib.sha256()
         with weights.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        memo[stamp] = digest.hexdigest()
-        _atomic_write(memo_file, json.dumps(memo, indent=1).encode())
+            memo[stamp] = hashlib.file_digest(handle, "sha256").hexdigest()
+        atomic_write_json(memo_file, memo, indent=1)
     return memo[stamp]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
 
 
 def onnx_model_path(quantized: bool, cache: Path | None = None) -> Path:
