@@ -217,13 +217,19 @@ class GraphRAG:
         community_level: int | None = None,
         context_tokens: int | None = None,
         history: list[dict[str, str]] | None = None,
+        budget: int | None = None,
     ) -> QueryResult:
-        """Answer ``text`` with local, global, drift, basic or graph search (or the options object's)."""
+        """Answer ``text`` with local, global, drift, basic, graph or lazy search (or the options
+        object's). ``budget``: lazy search's relevance tests."""
         from graphrag_lite.query.engine import options_for, run_query
 
         options = method if not isinstance(method, str) else None
         options = options or options_for(
-            str(method), community_level=community_level, context_tokens=context_tokens, history=history
+            str(method),
+            community_level=community_level,
+            context_tokens=context_tokens,
+            history=history,
+            budget=budget,
         )
         async with self._spending_cap():
             result = await run_query(text, options, await self._env())
@@ -257,13 +263,18 @@ class GraphRAG:
         community_level: int | None = None,
         context_tokens: int | None = None,
         history: list[dict[str, str]] | None = None,
+        budget: int | None = None,
     ) -> AsyncIterator[str]:
         """Yield the answer as it is written; the full result is then in ``last_result``."""
         from graphrag_lite.query.engine import open_stream, options_for
 
         options = method if not isinstance(method, str) else None
         options = options or options_for(
-            str(method), community_level=community_level, context_tokens=context_tokens, history=history
+            str(method),
+            community_level=community_level,
+            context_tokens=context_tokens,
+            history=history,
+            budget=budget,
         )
         async with self._spending_cap():
             stream = open_stream(text, options, await self._env())
@@ -287,6 +298,9 @@ class GraphRAG:
     async def agraph_search(self, text: str, **options: Any) -> QueryResult:
         return await self.aquery(text, "graph", **options)
 
+    async def alazy_search(self, text: str, **options: Any) -> QueryResult:
+        return await self.aquery(text, "lazy", **options)
+
     def local_search(self, text: str, **options: Any) -> QueryResult:
         return self.query(text, "local", **options)
 
@@ -301,3 +315,6 @@ class GraphRAG:
 
     def graph_search(self, text: str, **options: Any) -> QueryResult:
         return self.query(text, "graph", **options)
+
+    def lazy_search(self, text: str, **options: Any) -> QueryResult:
+        return self.query(text, "lazy", **options)

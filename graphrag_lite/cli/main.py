@@ -43,6 +43,7 @@ class QueryMethod(StrEnum):
     drift = "drift"
     basic = "basic"
     graph = "graph"
+    lazy = "lazy"
 
 
 def _fail(exc: GraphRAGError) -> None:
@@ -158,7 +159,11 @@ def query(
     question: Annotated[str | None, typer.Argument(help="The question (omit with --batch).")] = None,
     root: RootOption = Path("."),
     method: Annotated[
-        QueryMethod, typer.Option(help="local, global, drift, basic or graph.")
+        QueryMethod,
+        typer.Option(
+            help="local, global, drift, basic, graph or lazy (global questions over any index, no reports "
+            "needed: see docs/search-methods.md)."
+        ),
     ] = QueryMethod.local,
     community_level: Annotated[
         int | None, typer.Option(help="Community level for local/global search.")
@@ -179,7 +184,20 @@ def query(
         ),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Questions in flight in --batch mode.")] = 4,
-    show_tree: Annotated[bool, typer.Option(help="DRIFT: print the question/answer tree.")] = False,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            help="Lazy: relevance tests (text units judged) this question may spend; default "
+            "query.lazy.relevance_budget (100). 500 or 1500 go deeper."
+        ),
+    ] = None,
+    show_tree: Annotated[
+        bool,
+        typer.Option(
+            help="DRIFT: print the question/answer tree. Lazy: the communities opened, units judged and "
+            "found relevant."
+        ),
+    ] = False,
     max_cost: Annotated[
         float | None,
         typer.Option(
@@ -195,7 +213,9 @@ def query(
     from graphrag_lite.query.engine import options_for
 
     try:
-        options = options_for(method.value, community_level=community_level, context_tokens=context_tokens)
+        options = options_for(
+            method.value, community_level=community_level, context_tokens=context_tokens, budget=budget
+        )
         rag = GraphRAG(root)
         if max_cost is not None:
             llm = rag.settings.llm.model_copy(update={"max_cost": max_cost})

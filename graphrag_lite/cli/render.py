@@ -96,6 +96,32 @@ def print_update_summary(update: Any) -> None:
         )
 
 
+def lazy_tree(trace: dict[str, Any]) -> Any:
+    """Lazy search's trace as a tree: communities as opened, with units judged / relevant / claims."""
+    from rich.tree import Tree
+
+    def add(node: dict[str, Any], branch: Any) -> None:
+        title = node.get("title") or f"community {node.get('community')}"
+        failed = f", [red]{node['failed_calls']} failed call(s)[/]" if node.get("failed_calls") else ""
+        child = branch.add(
+            f"{title} [dim](level {node.get('level')}: {node.get('relevant')}/{node.get('tested')} relevant, "
+            f"{node.get('claims')} claim(s){failed})[/]"
+        )
+        for sub in node.get("children", []):
+            add(sub, child)
+
+    aspects = "; ".join(trace.get("subqueries") or []) or "the question alone"
+    tests, budget, batches = trace.get("tests"), trace.get("budget"), trace.get("batches")
+    root = Tree(
+        f"Lazy search: {tests} of {budget} relevance tests in {batches} "
+        f"batch(es), {trace.get('relevant')} relevant ({100 * trace.get('relevant_fraction', 0):.0f}%); "
+        f"sub-queries: {aspects}"
+    )
+    for node in trace.get("communities", []):
+        add(node, root)
+    return root
+
+
 def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -> None:
     if answer:
         _out.print(result.answer)
@@ -113,7 +139,9 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
 
         root = Tree("DRIFT")
         add(result.extra["tree"], root)
-        _out.print(root)
+        _out.print(root, soft_wrap=False)
+    if show_tree and result.extra.get("lazy"):
+        _out.print(lazy_tree(result.extra["lazy"]), soft_wrap=False)
     sources = list(dict.fromkeys((c.document_title, c.text_unit_id) for c in result.citations))[:10]
     if sources:
         _err.print("[dim]Sources:[/]")

@@ -400,6 +400,31 @@ class GraphSearchSettings(_Section):
     ranking: PassageRankSettings = Field(default_factory=PassageRankSettings)
 
 
+class LazySearchSettings(_Section):
+    """Lazy search (after LazyGraphRAG): no reports needed; the LLM judges text units at query time."""
+
+    relevance_budget: int = Field(
+        100,
+        ge=1,
+        description="Relevance tests (one per text unit judged) a question may spend: the dial between cost "
+        "and depth. 100 is cheap; 500 and 1500 go deeper (the LazyGraphRAG paper's settings).",
+    )
+    subqueries: int = Field(
+        3,
+        ge=0,
+        le=8,
+        description="Sub-queries the question is expanded into (one LLM call; 0: the question).",
+    )
+    units_per_test: int = Field(
+        8, ge=1, le=32, description="Text units judged per relevance call, taken from one community."
+    )
+    claims_context_tokens: int = Field(
+        6000, ge=500, description="Tokens of relevant text units per claim-extraction call."
+    )
+    reduce_max_tokens: int = Field(8000, ge=500, description="Tokens of ranked claims in the final answer.")
+    concurrency: int = Field(8, ge=1, description="Relevance and claim calls in flight.")
+
+
 class QuerySettings(_Section):
     """Defaults for the query methods."""
 
@@ -415,6 +440,7 @@ class QuerySettings(_Section):
     drift: DriftSearchSettings = Field(default_factory=DriftSearchSettings)
     basic: BasicSearchSettings = Field(default_factory=BasicSearchSettings)
     graph: GraphSearchSettings = Field(default_factory=GraphSearchSettings)
+    lazy: LazySearchSettings = Field(default_factory=LazySearchSettings)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from graphrag_lite.query.drift.tree import CitationBook, DriftNode
     from graphrag_lite.query.engine import QueryEnv
     from graphrag_lite.query.index_data import IndexData
+    from graphrag_lite.query.lazy.steps import LazySteps
     from graphrag_lite.query.local.context import LocalContext
     from graphrag_lite.query.result import ContextRecords, QueryResult
     from graphrag_lite.query.sections import ContextIds
@@ -88,6 +89,10 @@ class Answerer(Protocol):
         history: Sequence[Message] | None,
         max_tokens: int,
     ) -> ReduceOutcome: ...
+
+    def lazy_steps(self, env: QueryEnv) -> LazySteps:
+        """Lazy search's judge: the model, or the text itself."""
+        ...
 
 
 class LLMAnswerer:
@@ -180,6 +185,11 @@ class LLMAnswerer:
             max_tokens=max_tokens,
         )
 
+    def lazy_steps(self, env: QueryEnv) -> LazySteps:
+        from graphrag_lite.query.lazy.steps import LLMLazySteps
+
+        return LLMLazySteps(self.chat, env.data, env.settings)
+
 
 class ExtractiveAnswerer:
     extractive = True
@@ -258,6 +268,11 @@ class ExtractiveAnswerer:
         from graphrag_lite.query.drift.reduce import reduce_extractive
 
         return await reduce_extractive(query, nodes, self.data, self.embedder, emit)
+
+    def lazy_steps(self, env: QueryEnv) -> LazySteps:
+        from graphrag_lite.query.lazy.steps import OfflineLazySteps
+
+        return OfflineLazySteps(self.data, self.embedder)
 
 
 def answerer_for(chat: ChatModel | None, data: IndexData, embedder: Embedder) -> Answerer:

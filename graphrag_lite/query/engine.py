@@ -65,8 +65,23 @@ class GraphOptions:
     context_tokens: int | None = None
 
 
-SearchOptions = LocalOptions | GlobalOptions | DriftOptions | BasicOptions | GraphOptions
-METHODS: tuple[str, ...] = ("local", "global", "drift", "basic", "graph")
+@dataclass(frozen=True, kw_only=True)
+class LazyOptions:
+    """``budget`` replaces ``query.lazy.relevance_budget`` (text units the model may judge);
+    ``context_tokens`` caps the claims in the final answer."""
+
+    budget: int | None = None
+    context_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.budget is not None and self.budget < 1:
+            raise ConfigError(
+                f"The lazy search budget must be at least 1 relevance test (got {self.budget})."
+            )
+
+
+SearchOptions = LocalOptions | GlobalOptions | DriftOptions | BasicOptions | GraphOptions | LazyOptions
+METHODS: tuple[str, ...] = ("local", "global", "drift", "basic", "graph", "lazy")
 
 
 def options_for(
@@ -75,6 +90,7 @@ def options_for(
     community_level: int | None = None,
     context_tokens: int | None = None,
     history: Sequence[Message] | None = None,
+    budget: int | None = None,
 ) -> SearchOptions:
     """The options object of ``method`` from the fields every front end offers (a field the method does
     not use is ignored, as it always was)."""
@@ -88,6 +104,8 @@ def options_for(
         return BasicOptions(context_tokens=context_tokens)
     if method == "graph":
         return GraphOptions(context_tokens=context_tokens)
+    if method == "lazy":
+        return LazyOptions(budget=budget, context_tokens=context_tokens)
     raise ConfigError(f"Unknown query method '{method}'. Use one of: {', '.join(METHODS)}.")
 
 
@@ -124,6 +142,7 @@ def _engines() -> dict[type, Engine[Any]]:
     from graphrag_lite.query.drift.search import drift_search
     from graphrag_lite.query.global_.search import global_search
     from graphrag_lite.query.graph.search import graph_search
+    from graphrag_lite.query.lazy.search import lazy_search
     from graphrag_lite.query.local.search import local_search
 
     return {
@@ -132,6 +151,7 @@ def _engines() -> dict[type, Engine[Any]]:
         DriftOptions: drift_search,
         BasicOptions: basic_search,
         GraphOptions: graph_search,
+        LazyOptions: lazy_search,
     }
 
 
