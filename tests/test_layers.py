@@ -1,4 +1,4 @@
-"""Layers import downward only: config → store → models → index → workflows → query → api/cli."""
+"""Layers import downward only: config → store → models → index → workflows → query → api/cli/server."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import graphrag_lite
 
-ORDER = ["config", "store", "models", "index", "workflows", "query", "api", "cli"]
-RANK = {name: min(i, ORDER.index("api")) for i, name in enumerate(ORDER)}  # api and cli are one layer
+ORDER = ["config", "store", "models", "index", "workflows", "query", "api", "cli", "server"]
+RANK = {name: min(i, ORDER.index("api")) for i, name in enumerate(ORDER)}  # api, cli and server: one layer
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

@@ -422,3 +422,27 @@ async def test_create_embedder_local_default(tmp_path: Path) -> None:
     assert isinstance(embedder, CachedEmbedder) and isinstance(embedder.inner, AutoMiniLMEmbedder)
     assert (await embedder.embed(["Marley's ghost"])).shape == (1, 384)
     assert (tmp_path / "cache" / "embeddings.sqlite").is_file()
+
+
+def test_fair_lock_serves_waiters_in_arrival_order() -> None:
+    import threading
+    import time
+
+    from graphrag_lite.models.fair_lock import FairLock
+
+    lock = FairLock()
+    order: list[int] = []
+    threads = []
+    with lock:  # everyone queues behind the holder
+        for number in range(6):
+            thread = threading.Thread(
+                target=lambda n=number: (lock.__enter__(), order.append(n), lock.__exit__(None, None, None))
+            )
+            thread.start()
+            threads.append(thread)
+            deadline = time.monotonic() + 30
+            while lock._next_ticket < number + 2 and time.monotonic() < deadline:  # it has taken its ticket
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert order == list(range(6))

@@ -24,7 +24,9 @@ from graphrag_lite.workflows.update import UpdateReport
 
 if TYPE_CHECKING:
     from graphrag_lite.query.engine import QueryEnv, SearchOptions
+    from graphrag_lite.query.index_data import IndexData
     from graphrag_lite.workflows.estimate import CostEstimate
+    from graphrag_lite.workflows.progress import ProgressSink
 
 T = TypeVar("T")
 
@@ -148,22 +150,34 @@ class GraphRAG:
         return self.settings
 
     async def aindex(
-        self, method: str | None = None, *, force: bool = False, show_progress: bool = False
+        self,
+        method: str | None = None,
+        *,
+        force: bool = False,
+        show_progress: bool = False,
+        progress: ProgressSink | None = None,
     ) -> RunReport:
         """Build or resume the index with the standard (LLM) or fast (offline) workflow."""
         self.settings = self._with_method(method)
         estimate = self.estimate().as_dict() if self._uses_llm() else None
-        runner = self._runner(self.settings.resolved_method, show_progress)
+        runner = self._runner(self.settings.resolved_method, show_progress, progress)
         report = await runner.run(force=force, estimate=estimate)
         self._forget_data()
         return report
 
     def index(
-        self, method: str | None = None, *, force: bool = False, show_progress: bool = False
+        self,
+        method: str | None = None,
+        *,
+        force: bool = False,
+        show_progress: bool = False,
+        progress: ProgressSink | None = None,
     ) -> RunReport:
-        return self._run(self.aindex(method, force=force, show_progress=show_progress))
+        return self._run(self.aindex(method, force=force, show_progress=show_progress, progress=progress))
 
-    async def aupdate(self, *, show_progress: bool = False) -> UpdateReport:
+    async def aupdate(
+        self, *, show_progress: bool = False, progress: ProgressSink | None = None
+    ) -> UpdateReport:
         """Bring the index in line with ``input/``: added, changed and deleted documents.
 
         Only new or changed text is extracted, only changed descriptions are re-summarised and only
@@ -174,19 +188,23 @@ class GraphRAG:
 
         workflow = indexed_workflow(self.settings)
         self.settings = self.settings.model_copy(update={"method": workflow})
-        report = await update_index(self.settings, self._runner(workflow, show_progress))
+        report = await update_index(self.settings, self._runner(workflow, show_progress, progress))
         self._forget_data()
         return report
 
-    def update(self, *, show_progress: bool = False) -> UpdateReport:
-        return self._run(self.aupdate(show_progress=show_progress))
+    def update(self, *, show_progress: bool = False, progress: ProgressSink | None = None) -> UpdateReport:
+        """``progress`` receives step starts, item counts and step ends (the server's job status)."""
+        return self._run(self.aupdate(show_progress=show_progress, progress=progress))
 
-    def _runner(self, workflow: str, show_progress: bool) -> WorkflowRunner:
-        from graphrag_lite.workflows.progress import LoggingProgress, ProgressSink, cli_progress
+    def _runner(
+        self, workflow: str, show_progress: bool, progress: ProgressSink | None = None
+    ) -> WorkflowRunner:
+        from graphrag_lite.workflows.progress import LoggingProgress, cli_progress
         from graphrag_lite.workflows.spec import load_workflow
         from graphrag_lite.workflows.steps import STEPS
 
-        progress: ProgressSink = cli_progress(self.meter) if show_progress else LoggingProgress()
+        if progress is None:
+            progress = cli_progress(self.meter) if show_progress else LoggingProgress()
         return WorkflowRunner(
             self.settings,
             load_workflow(workflow),
@@ -202,12 +220,20 @@ class GraphRAG:
         with self._data_lock:
             self._data = None
 
+    def refresh(self) -> None:
+        """Forget the loaded index: the next query reads the tables another process (or job) wrote."""
+        self._forget_data()
+
+    async def aindex_data(self) -> IndexData:
+        """The loaded index (read on first use): queries answer from it until :meth:`refresh`."""
+        data: IndexData = await asyncio.to_thread(self._index_data)
+        return data
+
     # -- querying --------------------------------------------------------------------------------------
     async def _env(self) -> QueryEnv:
         from graphrag_lite.query.engine import QueryEnv
 
-        data = await asyncio.to_thread(self._index_data)
-        return QueryEnv(data, self.chat, self.embedder, self.settings)
+        return QueryEnv(await self.aindex_data(), self.chat, self.embedder, self.settings)
 
     async def aquery(
         self,
@@ -266,6 +292,32 @@ class GraphRAG:
         budget: int | None = None,
     ) -> AsyncIterator[str]:
         """Yield the answer as it is written; the full result is then in ``last_result``."""
+        options = method if not isinstance(method, str) else None
+        async for item in self.astream_result(
+            text,
+            options or str(method),
+            community_level=community_level,
+            context_tokens=context_tokens,
+            history=history,
+            budget=budget,
+        ):
+            if isinstance(item, QueryResult):
+                self.last_result = item
+            else:
+                yield item
+
+    async def astream_result(
+        self,
+        text: str,
+        method: str | SearchOptions = "local",
+        *,
+        community_level: int | None = None,
+        context_tokens: int | None = None,
+        history: list[dict[str, str]] | None = None,
+        budget: int | None = None,
+    ) -> AsyncIterator[str | QueryResult]:
+        """The answer's text deltas, then its :class:`QueryResult` as the last item: what concurrent
+        streams (the server) use, since ``last_result`` is shared by every query of this object."""
         from graphrag_lite.query.engine import open_stream, options_for
 
         options = method if not isinstance(method, str) else None
@@ -280,7 +332,8 @@ class GraphRAG:
             stream = open_stream(text, options, await self._env())
             async for delta in stream:
                 yield delta
-        self.last_result = stream.result
+        assert stream.result is not None
+        yield stream.result
 
     # per-method conveniences
     async def alocal_search(self, text: str, **options: Any) -> QueryResult:

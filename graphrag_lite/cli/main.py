@@ -302,6 +302,62 @@ def viz(
     typer.echo(f"wrote {path}: open it in a browser (works offline)")
 
 
+@app.command()
+def serve(
+    root: RootOption = Path("."),
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (anything but loopback needs --api-key).")
+    ] = ("127.0.0.1"),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GRAPHRAG_SERVER_API_KEY",
+            help="Require 'Authorization: Bearer <key>' on every API route (at least 16 characters).",
+        ),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Browser origin allowed to call the API (repeatable; none by default)."),
+    ] = None,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body, except uploads.")] = 1.0,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload to POST /documents.")] = 50.0,
+) -> None:
+    """Serve the HTTP API (REST + OpenAI-compatible chat) and the web page (docs/server.md)."""
+    try:
+        import uvicorn
+
+        from graphrag_lite.server.app import create_app
+        from graphrag_lite.server.options import MB, ServerOptions
+    except ImportError as exc:
+        _fail(
+            GraphRAGError(
+                f'serve needs the server extra ({exc.name} is missing): pip install "graphrag-lite[server]"'
+            )
+        )
+        return
+    try:
+        options = ServerOptions(
+            root=root.resolve(),
+            host=host,
+            port=port,
+            api_key=api_key or None,
+            cors_origins=tuple(cors_origin or ()),
+            max_body_bytes=int(max_body_mb * MB),
+            max_upload_bytes=int(max_upload_mb * MB),
+        )
+        from graphrag_lite.config import load_settings
+
+        load_settings(
+            options.root
+        )  # a broken settings.yaml fails here, with its message, not at the first request
+    except GraphRAGError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"graphrag-lite serving {options.root} on http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run(create_app(options), host=host, port=port, log_level="info")
+
+
 def run() -> None:
     """Console-script entry point."""
     app()

@@ -198,41 +198,12 @@ async def run_batch(rag: GraphRAG, path: Path, options: SearchOptions, concurren
 
 
 def print_stats(root: Path, *, as_json: bool = False) -> None:
+    from graphrag_lite.api.stats import index_summary
     from graphrag_lite.config import load_settings
-    from graphrag_lite.store.layout import TABLE_NAMES
-    from graphrag_lite.store.reader import IndexReader
 
     settings = load_settings(root)
-    reader = IndexReader(settings.output_path, settings.root)
-    output = reader.output
-    reader.require(("entities",))
-    summary: dict[str, Any] = {"tables": {n: len(reader.frame(n)) for n in TABLE_NAMES if reader.has(n)}}
-    entities = reader.frame("entities")
-    top = entities.sort_values(["degree", "title"], ascending=[False, True]).head(10)
-    summary["top_entities"] = [
-        {"title": str(title), "type": str(kind), "degree": int(degree)}
-        for title, kind, degree in zip(top["title"], top["type"], top["degree"], strict=True)
-    ]
-    if reader.has("communities"):
-        communities = reader.frame("communities")
-        levels: dict[str, Any] = {}
-        for level, group in communities.groupby("level"):
-            sizes = group["size"]
-            levels[str(level)] = {
-                "communities": len(group),
-                "min": int(sizes.min()),
-                "median": float(sizes.median()),
-                "max": int(sizes.max()),
-            }
-        summary["community_levels"] = levels
-    stats = reader.stats()
-    summary["cost"] = stats.get("totals", {})
-    summary["workflow"] = stats.get("workflow")
-    if "last_update" in stats:
-        summary["last_update"] = stats["last_update"]
-    steps = stats.get("steps", {})
-    summary["failures"] = {name: step["failures"] for name, step in steps.items() if step.get("failures")}
-    summary["skipped_files"] = steps.get("load_documents", {}).get("stats", {}).get("skipped_files", [])
+    summary = index_summary(settings)
+    output = settings.output_path
     if as_json:
         _out.print(json.dumps(summary, indent=2))
         return

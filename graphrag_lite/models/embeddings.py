@@ -21,6 +21,7 @@ from graphrag_lite.config.settings import EmbeddingSettings, LLMSettings
 from graphrag_lite.errors import EmbeddingError
 from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model
 from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
+from graphrag_lite.models.fair_lock import FairLock
 from graphrag_lite.models.onnx_minilm import MINILM, MINILM_DIM, minilm_weights_dir, quiet_transformers
 from graphrag_lite.models.openai_chat import (
     BadReply,
@@ -43,7 +44,7 @@ KNOWN_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "t
 
 _MODELS: dict[str, Any] = {}
 _MODELS_LOCK = threading.Lock()
-_ENCODE_LOCK = threading.Lock()  # one batch at a time: torch already uses every core for it
+_ENCODE_LOCK = FairLock()  # one batch at a time: torch already uses every core for it
 
 
 def _load_sentence_transformer(name_or_path: str) -> Any:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from graphrag_lite.errors import EmbeddingError
+from graphrag_lite.models.fair_lock import FairLock
 from graphrag_lite.models.windows import Windows
 from graphrag_lite.store.atomic import atomic_write_json
 
@@ -190,7 +190,7 @@ class OnnxMiniLMEmbedder:
         self.model = model
         self.encode_batch = encode_batch
         self.dim = MINILM_DIM
-        self._lock = threading.Lock()  # one forward pass at a time: it already uses every core
+        self._lock = FairLock()  # one forward pass at a time: it already uses every core
         self._session: Any = None
         self._tokenizer: Any = None
 

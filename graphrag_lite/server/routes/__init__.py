@@ -1,0 +1,1 @@
+"""The server's routes, one module per area: questions, browsing the index, documents and jobs."""
