@@ -156,6 +156,19 @@ def test_an_oversize_body_is_refused_with_413(served: ServedProject) -> None:
     assert _get(served, "/health").status_code == 200  # the server is fine afterwards
 
 
+def test_cors_is_off_unless_configured(served: ServedProject) -> None:
+    preflight = httpx.options(
+        f"{served.url}/query",
+        headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"},
+        timeout=30,
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    response = httpx.get(
+        f"{served.url}/health", headers={**served.auth, "Origin": "https://elsewhere.example"}
+    )
+    assert "access-control-allow-origin" not in response.headers
+
+
 def test_non_loopback_needs_a_key_and_short_keys_are_refused() -> None:
     with pytest.raises(ConfigError, match="without an API key"):
         ServerOptions(root=Path("."), host="0.0.0.0")

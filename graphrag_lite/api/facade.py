@@ -24,6 +24,7 @@ from graphrag_lite.workflows.update import UpdateReport
 
 if TYPE_CHECKING:
     from graphrag_lite.query.engine import QueryEnv, SearchOptions
+    from graphrag_lite.query.filters import FilterSpec
     from graphrag_lite.query.index_data import IndexData
     from graphrag_lite.workflows.estimate import CostEstimate
     from graphrag_lite.workflows.progress import ProgressSink
@@ -230,10 +231,15 @@ class GraphRAG:
         return data
 
     # -- querying --------------------------------------------------------------------------------------
-    async def _env(self) -> QueryEnv:
+    async def _env(self, filters: FilterSpec | None = None) -> QueryEnv:
+        """What a query runs against; with ``filters``, the index restricted to the matching documents."""
         from graphrag_lite.query.engine import QueryEnv
+        from graphrag_lite.query.filters import restrict
 
-        return QueryEnv(await self.aindex_data(), self.chat, self.embedder, self.settings)
+        data = await self.aindex_data()
+        if filters:
+            data = await asyncio.to_thread(restrict, data, filters)
+        return QueryEnv(data, self.chat, self.embedder, self.settings)
 
     async def aquery(
         self,
@@ -244,9 +250,11 @@ class GraphRAG:
         context_tokens: int | None = None,
         history: list[dict[str, str]] | None = None,
         budget: int | None = None,
+        filters: FilterSpec | None = None,
     ) -> QueryResult:
         """Answer ``text`` with local, global, drift, basic, graph or lazy search (or the options
-        object's). ``budget``: lazy search's relevance tests."""
+        object's). ``budget``: lazy search's relevance tests. ``filters``: answer only from documents whose
+        metadata match, e.g. ``{"group": "finance"}`` (see :mod:`graphrag_lite.query.filters`)."""
         from graphrag_lite.query.engine import options_for, run_query
 
         options = method if not isinstance(method, str) else None
@@ -258,7 +266,9 @@ class GraphRAG:
             budget=budget,
         )
         async with self._spending_cap():
-            result = await run_query(text, options, await self._env())
+            result = await run_query(text, options, await self._env(filters))
+        if filters:
+            result.extra["filter"] = dict(filters)
         self.last_result = result
         return result
 
@@ -290,6 +300,7 @@ class GraphRAG:
         context_tokens: int | None = None,
         history: list[dict[str, str]] | None = None,
         budget: int | None = None,
+        filters: FilterSpec | None = None,
     ) -> AsyncIterator[str]:
         """Yield the answer as it is written; the full result is then in ``last_result``."""
         options = method if not isinstance(method, str) else None
@@ -300,6 +311,7 @@ class GraphRAG:
             context_tokens=context_tokens,
             history=history,
             budget=budget,
+            filters=filters,
         ):
             if isinstance(item, QueryResult):
                 self.last_result = item
@@ -315,6 +327,7 @@ class GraphRAG:
         context_tokens: int | None = None,
         history: list[dict[str, str]] | None = None,
         budget: int | None = None,
+        filters: FilterSpec | None = None,
     ) -> AsyncIterator[str | QueryResult]:
         """The answer's text deltas, then its :class:`QueryResult` as the last item: what concurrent
         streams (the server) use, since ``last_result`` is shared by every query of this object."""
@@ -329,10 +342,12 @@ class GraphRAG:
             budget=budget,
         )
         async with self._spending_cap():
-            stream = open_stream(text, options, await self._env())
+            stream = open_stream(text, options, await self._env(filters))
             async for delta in stream:
                 yield delta
         assert stream.result is not None
+        if filters:
+            stream.result.extra["filter"] = dict(filters)
         yield stream.result
 
     # per-method conveniences

@@ -83,8 +83,8 @@ def init(
     for path in result.kept:
         typer.echo(f"kept  {path} (use --force to overwrite)")
     typer.echo(
-        f"Next: put .txt/.md/.csv/.jsonl files in {result.root / 'input'} and run "
-        f"`graphrag-lite index --root {result.root}`."
+        f"Next: put documents (.txt .md .pdf .docx .pptx .html .csv .jsonl) in {result.root / 'input'} "
+        f"and run `graphrag-lite index --root {result.root}`."
     )
 
 
@@ -204,6 +204,14 @@ def query(
             help="Spending cap for this query (llm.max_cost; needs llm.price): stop before passing it."
         ),
     ] = None,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="Answer only from documents whose metadata match key=value (repeatable: the same key twice "
+            "means either value, different keys must all match). See docs/documents.md.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Answer a question (or a batch of questions) over the index."""
@@ -211,8 +219,10 @@ def query(
     from graphrag_lite.api.facade import GraphRAG
     from graphrag_lite.cli.render import print_result, run_batch
     from graphrag_lite.query.engine import options_for
+    from graphrag_lite.query.filters import DocumentFilter
 
     try:
+        filters = DocumentFilter.parse(filter_ or []).to_dict() or None
         options = options_for(
             method.value, community_level=community_level, context_tokens=context_tokens, budget=budget
         )
@@ -221,14 +231,14 @@ def query(
             llm = rag.settings.llm.model_copy(update={"max_cost": max_cost})
             rag.settings = rag.settings.model_copy(update={"llm": llm})
         if batch is not None:
-            asyncio.run(run_batch(rag, batch, options, concurrency))
+            asyncio.run(run_batch(rag, batch, options, concurrency, filters))
             return
         if not question:
             raise typer.BadParameter("give a question, or --batch FILE")
         if stream and not as_json:
 
             async def _stream() -> Any:
-                async for delta in rag.astream(question, options):
+                async for delta in rag.astream(question, options, filters=filters):
                     sys.stdout.write(delta)
                     sys.stdout.flush()
                 sys.stdout.write("\n")
@@ -236,7 +246,7 @@ def query(
 
             result = asyncio.run(_stream())
         else:
-            result = rag.query(question, options)
+            result = rag.query(question, options, filters=filters)
     except GraphRAGError as exc:
         _fail(exc)
         return

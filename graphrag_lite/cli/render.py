@@ -142,7 +142,7 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
         _out.print(root, soft_wrap=False)
     if show_tree and result.extra.get("lazy"):
         _out.print(lazy_tree(result.extra["lazy"]), soft_wrap=False)
-    sources = list(dict.fromkeys((c.document_title, c.text_unit_id) for c in result.citations))[:10]
+    sources = list(dict.fromkeys((c.where, c.text_unit_id) for c in result.citations))[:10]
     if sources:
         _err.print("[dim]Sources:[/]")
         for title, unit_id in sources:
@@ -153,7 +153,13 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
     )
 
 
-async def run_batch(rag: GraphRAG, path: Path, options: SearchOptions, concurrency: int) -> None:
+async def run_batch(
+    rag: GraphRAG,
+    path: Path,
+    options: SearchOptions,
+    concurrency: int,
+    filters: dict[str, list[str]] | None = None,
+) -> None:
     """Answer every line of a JSONL file, writing one JSON result per line (ids kept, input order)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -183,7 +189,7 @@ async def run_batch(rag: GraphRAG, path: Path, options: SearchOptions, concurren
             nonlocal next_to_print
             async with semaphore:
                 try:
-                    result = await rag.aquery(text, options)
+                    result = await rag.aquery(text, options, filters=filters)
                     row = {"id": qid, "question": text, **result.to_dict()}
                 except GraphRAGError as exc:
                     row = {"id": qid, "question": text, "error": str(exc)}

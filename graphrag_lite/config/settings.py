@@ -129,11 +129,11 @@ class CacheSettings(_Section):
     dir: Path = Field(Path("cache"), description="Cache folder, relative to the project root.")
 
 
-FileType = Literal["txt", "md", "csv", "jsonl"]
+FileType = Literal["txt", "md", "csv", "jsonl", "pdf", "docx", "pptx", "html", "htm"]
 
 
 def _all_file_types() -> list[FileType]:
-    return ["txt", "md", "csv", "jsonl"]
+    return ["txt", "md", "csv", "jsonl", "pdf", "docx", "pptx", "html", "htm"]
 
 
 class InputSettings(_Section):
@@ -170,6 +170,12 @@ class ChunkSettings(_Section):
     fast_overlap: int = Field(30, ge=0, description="Overlap for the fast method.")
     encoding: Literal["cl100k_base", "o200k_base"] = Field(
         "cl100k_base", description="Tokenizer used to count and cut tokens (works offline)."
+    )
+    by_section: bool = Field(
+        True,
+        description="Follow the documents' structure: a unit never crosses a page (PDF, PPTX), and documents "
+        "with headings (Markdown, HTML, DOCX, PPTX) are cut at sections: whole sections are packed into a "
+        "unit while they fit, longer ones are cut as usual.",
     )
     contextual_prefix: bool = Field(
         False,

@@ -94,6 +94,17 @@ def report_citations(data: IndexData, report_id: str, context_units: Sequence[st
     return _unit_citations(data, ranked[:UNITS_PER_RECORD], report_id=report_id)
 
 
+QUOTE_CHARS = 200
+
+
+def quote(text: str) -> str:
+    """The opening words of a passage, on one line, cut at a word (what a citation shows of it)."""
+    flat = " ".join(text.split())
+    if len(flat) <= QUOTE_CHARS:
+        return flat
+    return flat[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+
+
 def dedupe(citations: Iterable[Citation]) -> list[Citation]:
     return list(dict.fromkeys(citations))
 
@@ -119,6 +130,7 @@ def _unit_citations(
         if unit is None:
             continue
         document = data.document_by_id.get(unit.document_id)
+        spanned = unit.end_char > unit.start_char  # indexes written before spans were kept have none
         out.append(
             Citation(
                 text_unit_id=unit_id,
@@ -127,6 +139,12 @@ def _unit_citations(
                 report_id=report_id,
                 entity_id=entity_id,
                 relationship_id=relationship_id,
+                source=document.source if document else None,
+                pages=unit.pages or None,
+                section=unit.section or None,
+                start_char=unit.start_char if spanned else None,
+                end_char=unit.end_char if spanned else None,
+                quote=quote(unit.text),
             )
         )
     return out

@@ -11,7 +11,9 @@ class Citation:
     """One piece of evidence an answer points to, resolved down to a text unit and its document.
 
     ``report_id`` / ``entity_id`` / ``relationship_id`` are set when the answer cited a report, entity or
-    relationship; the text unit is then one the cited record was built from.
+    relationship; the text unit is then one the cited record was built from. ``pages`` ("p. 14",
+    "pp. 14-15") and ``section`` ("Results > Costs") say where the unit is in its document, ``start_char``
+    / ``end_char`` its span in the document's text and ``quote`` its opening words.
     """
 
     text_unit_id: str
@@ -20,8 +22,21 @@ class Citation:
     report_id: str | None = None
     entity_id: str | None = None
     relationship_id: str | None = None
+    source: str | None = None
+    pages: str | None = None
+    section: str | None = None
+    start_char: int | None = None
+    end_char: int | None = None
+    quote: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
+    @property
+    def where(self) -> str:
+        """'title, p. 14' or 'title § Results > Costs' or the title: how a citation is shown."""
+        if self.pages:
+            return f"{self.document_title}, {self.pages}"
+        return f"{self.document_title} § {self.section}" if self.section else self.document_title
+
+    def to_dict(self) -> dict[str, str | int]:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 

@@ -6,6 +6,7 @@ explicit schemas. Ids are deterministic hashes (see :mod:`graphrag_lite.store.id
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +22,18 @@ class Document:
     content_hash: str
     metadata: dict[str, str] = field(default_factory=dict)
     text_unit_ids: list[str] = field(default_factory=list)
+    page_starts: list[int] = field(default_factory=list)  # char offset of each page (PDF, PPTX)
+    section_starts: list[int] = field(default_factory=list)  # char offset of each section
+    section_paths: list[str] = field(default_factory=list)  # its heading path, "Results > Costs"
+
+    def page_at(self, offset: int) -> int:
+        """The page (from 1) holding char ``offset``; 0 when the document has no pages."""
+        return bisect_right(self.page_starts, offset) if self.page_starts else 0
+
+    def section_at(self, offset: int) -> str:
+        """The heading path of the section holding char ``offset`` ("" before the first heading)."""
+        index = bisect_right(self.section_starts, offset) - 1
+        return self.section_paths[index] if index >= 0 else ""
 
 
 @dataclass
@@ -34,6 +47,22 @@ class TextUnit:
     n_tokens: int
     entity_ids: list[str] = field(default_factory=list)
     relationship_ids: list[str] = field(default_factory=list)
+    start_char: int = 0  # where the chunk starts and ends in its document's text
+    end_char: int = 0
+    page_start: int = 0  # pages it spans, from 1 (0: the document has no pages)
+    page_end: int = 0
+    section: str = ""  # heading path of the section it starts in
+
+    @property
+    def pages(self) -> str:
+        """ "p. 14", "pp. 14-15" or ""."""
+        if not self.page_start:
+            return ""
+        return (
+            f"p. {self.page_start}"
+            if self.page_end <= self.page_start
+            else f"pp. {self.page_start}-{self.page_end}"
+        )
 
 
 @dataclass

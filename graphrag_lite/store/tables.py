@@ -45,6 +45,7 @@ RECORD_TYPES: dict[str, type] = {
 }
 
 _IDS = pa.list_(pa.string())
+_OFFSETS = pa.list_(pa.int64())
 _FINDING = pa.struct(
     [pa.field("summary", pa.string(), nullable=False), pa.field("explanation", pa.string(), nullable=False)]
 )
@@ -68,6 +69,13 @@ SCHEMAS: dict[str, pa.Schema] = {
                 "metadata", pa.map_(pa.string(), pa.string()), "Extra columns/fields of the input, by name."
             ),
             _col("text_unit_ids", _IDS, "Ids of the text units cut from this document, in order."),
+            _col(
+                "page_starts",
+                _OFFSETS,
+                "Char offset in text where each page starts (PDF, PPTX); empty: none.",
+            ),
+            _col("section_starts", _OFFSETS, "Char offset in text where each section (heading) starts."),
+            _col("section_paths", _IDS, "Heading path of each section, 'Results > Costs'."),
         ]
     ),
     "text_units": pa.schema(
@@ -79,6 +87,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             _col("n_tokens", pa.int64(), "Token count of the text with the configured encoding."),
             _col("entity_ids", _IDS, "Entities extracted from this chunk."),
             _col("relationship_ids", _IDS, "Relationships extracted from this chunk."),
+            _col("start_char", pa.int64(), "Where the chunk starts in its document's text (char offset)."),
+            _col("end_char", pa.int64(), "Where it ends (exclusive)."),
+            _col("page_start", pa.int64(), "First page it spans, from 1 (0: the document has no pages)."),
+            _col("page_end", pa.int64(), "Last page it spans."),
+            _col("section", pa.string(), "Heading path of the section it starts in ('' before any heading)."),
         ]
     ),
     "entities": pa.schema(
@@ -230,9 +243,26 @@ def records_to_table(name: str, records: Sequence[Any]) -> pa.Table:
     return table
 
 
+# Columns added after the first release, and the value an index written before them reads as.
+ADDED_COLUMNS: dict[tuple[str, str], Any] = {
+    ("documents", "page_starts"): [],
+    ("documents", "section_starts"): [],
+    ("documents", "section_paths"): [],
+    ("text_units", "start_char"): 0,
+    ("text_units", "end_char"): 0,
+    ("text_units", "page_start"): 0,
+    ("text_units", "page_end"): 0,
+    ("text_units", "section"): "",
+}
+
+
 def _conform(name: str, table: pa.Table, source: str) -> pa.Table:
     """``table`` with exactly the schema's columns, in order and with its types (or a clear error)."""
     schema = SCHEMAS[name]
+    for column in schema:
+        if column.name not in table.column_names and (name, column.name) in ADDED_COLUMNS:
+            default = ADDED_COLUMNS[(name, column.name)]
+            table = table.append_column(column, pa.array([default] * table.num_rows, type=column.type))
     missing = [f.name for f in schema if f.name not in table.column_names]
     if missing:
         raise StorageError(

@@ -48,7 +48,9 @@ def read_input(settings: Settings) -> tuple[LoadResult, list[TextUnit], tuple[in
         size, overlap = chunks.size, chunks.overlap
     return (
         result,
-        chunk_documents(result.documents, size, overlap, get_tokenizer(chunks.encoding)),
+        chunk_documents(
+            result.documents, size, overlap, get_tokenizer(chunks.encoding), by_section=chunks.by_section
+        ),
         (size, overlap),
     )
 

@@ -9,6 +9,7 @@ exact token count of the chunk's text.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -114,6 +115,8 @@ class _Cutter:
         np.cumsum(table.nbytes[tokens], out=self.offsets[1:])
         raw = np.frombuffer(self.data, dtype=np.uint8)
         self.continuation = (raw & 0xC0) == 0x80  # byte inside a multi-byte character
+        self.char_at = np.zeros(len(self.data) + 1, dtype=np.int64)  # char offset of each byte offset
+        np.cumsum(~self.continuation, out=self.char_at[1:])
         self.score = self._scores(table.flags[tokens])
 
     def _scores(self, flags: np.ndarray) -> np.ndarray:
@@ -168,52 +171,125 @@ class _Cutter:
             offset -= 1
         return offset
 
-    def text(self, start: int, end: int) -> str:
+    def span(self, start: int, end: int) -> tuple[str, int, int]:
+        """The text of tokens [start, end) and its char offsets in the document."""
         begin, stop = self._snap(int(self.offsets[start])), self._snap(int(self.offsets[end]))
-        return self.data[begin:stop].decode("utf-8")
+        return self.data[begin:stop].decode("utf-8"), int(self.char_at[begin]), int(self.char_at[stop])
 
     def count(self, text: str) -> int:
         return len(self.enc.encode_ordinary(text))
 
 
-def chunk_text(text: str, size: int, overlap: int, tokenizer: Tokenizer) -> list[tuple[str, int]]:
-    """Cut one text into (chunk text, exact token count) pairs of at most ``size`` tokens."""
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    n_tokens: int
+    start: int  # char offsets in the text it was cut from
+    end: int
+
+
+def chunk_spans(text: str, size: int, overlap: int, tokenizer: Tokenizer) -> list[Chunk]:
+    """Cut one text into chunks of at most ``size`` tokens, with their char offsets."""
     _validate(size, overlap)
     if not text:
         return []
     cutter = _Cutter(text, _token_table(tokenizer.name))
-    chunks: list[tuple[str, int]] = []
+    chunks: list[Chunk] = []
     start = 0
     while start < cutter.n:
         end = cutter.end(start, size, overlap)
-        piece = cutter.text(start, end)
+        piece, first, last = cutter.span(start, end)
         n_tokens = cutter.count(piece)
         while n_tokens > size and end > start + 1:  # re-encoding a slice can merge differently: trim
             end -= 1
-            piece = cutter.text(start, end)
+            piece, first, last = cutter.span(start, end)
             n_tokens = cutter.count(piece)
         if piece.strip():
-            chunks.append((piece, n_tokens))
+            chunks.append(Chunk(piece, n_tokens, first, last))
         if end >= cutter.n:
             break
         start = cutter.next_start(start, end, overlap)
     return chunks
 
 
+def chunk_text(text: str, size: int, overlap: int, tokenizer: Tokenizer) -> list[tuple[str, int]]:
+    """Cut one text into (chunk text, exact token count) pairs of at most ``size`` tokens."""
+    return [(c.text, c.n_tokens) for c in chunk_spans(text, size, overlap, tokenizer)]
+
+
+def section_chunks(document: Document, size: int, overlap: int, tokenizer: Tokenizer) -> list[Chunk]:
+    """Chunks that follow the document's structure: a chunk never crosses a page (so a citation names one
+    page), and starts at a section heading where it can: whole sections are packed together while they
+    fit in ``size`` tokens; a longer section is cut like any text (with ``overlap``)."""
+    text = document.text
+    pages = sorted({0, *(p for p in document.page_starts if 0 < p < len(text)), len(text)})
+    chunks: list[Chunk] = []
+    for page_start, page_end in itertools.pairwise(pages):
+        sections = (s for s in document.section_starts if page_start < s < page_end)
+        bounds = sorted({page_start, *sections, page_end})
+        chunks += _pack(text, bounds, size, overlap, tokenizer)
+    return [c for c in chunks if c.text.strip()]
+
+
+def _pack(text: str, bounds: list[int], size: int, overlap: int, tokenizer: Tokenizer) -> list[Chunk]:
+    """The spans between ``bounds``, packed while they fit in ``size`` tokens; a longer one is cut."""
+    chunks: list[Chunk] = []
+    begin = end = bounds[0]  # the spans packed so far: text[begin:end]
+    for low, high in itertools.pairwise(bounds):
+        if end > begin and tokenizer.count(text[begin:high]) <= size:
+            end = high
+            continue
+        if end > begin:
+            chunks.append(_whole(text, begin, end, tokenizer))
+        begin, end = low, high
+        if tokenizer.count(text[low:high]) > size:  # one long span: cut it, then start afresh
+            chunks += [
+                Chunk(c.text, c.n_tokens, c.start + low, c.end + low)
+                for c in chunk_spans(text[low:high], size, overlap, tokenizer)
+            ]
+            begin = end = high
+    if end > begin:
+        chunks.append(_whole(text, begin, end, tokenizer))
+    return chunks
+
+
+def _whole(text: str, begin: int, end: int, tokenizer: Tokenizer) -> Chunk:
+    piece = text[begin:end]
+    return Chunk(piece, tokenizer.count(piece), begin, end)
+
+
 def chunk_documents(
-    documents: list[Document], size: int, overlap: int, tokenizer: Tokenizer
+    documents: list[Document], size: int, overlap: int, tokenizer: Tokenizer, *, by_section: bool = False
 ) -> list[TextUnit]:
     """Text units of every document, in document order; sets each ``Document.text_unit_ids`` in place.
 
-    Ids are ``ids.text_unit_id(document id, chunk index, text)``, so the same documents and settings give
-    the same ids on every run. Raises ConfigError naming ``chunks.overlap`` when overlap >= size.
+    With ``by_section``, documents that have pages (PDF, PPTX) are cut at every page, and documents that
+    have sections (Markdown, HTML, DOCX, PPTX headings) at headings where they can
+    (:func:`section_chunks`). Each unit keeps its char span, pages and section. Ids are
+    ``ids.text_unit_id(document id, chunk index, text)``, so the same documents and settings give the same
+    ids on every run. Raises ConfigError naming ``chunks.overlap`` when overlap >= size.
     """
     _validate(size, overlap)
     units: list[TextUnit] = []
     for doc in documents:
         doc.text_unit_ids = []
-        for index, (piece, n_tokens) in enumerate(chunk_text(doc.text, size, overlap, tokenizer)):
-            unit = TextUnit(ids.text_unit_id(doc.id, index, piece), doc.id, index, piece, n_tokens)
+        if by_section and (doc.section_starts or doc.page_starts):
+            chunks = section_chunks(doc, size, overlap, tokenizer)
+        else:
+            chunks = chunk_spans(doc.text, size, overlap, tokenizer)
+        for index, chunk in enumerate(chunks):
+            unit = TextUnit(
+                ids.text_unit_id(doc.id, index, chunk.text),
+                doc.id,
+                index,
+                chunk.text,
+                chunk.n_tokens,
+                start_char=chunk.start,
+                end_char=chunk.end,
+                page_start=doc.page_at(chunk.start),
+                page_end=doc.page_at(max(chunk.start, chunk.end - 1)),
+                section=doc.section_at(chunk.start),
+            )
             doc.text_unit_ids.append(unit.id)
             units.append(unit)
     return units

@@ -24,19 +24,30 @@ import stat
 import sys
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError, InputError
 from graphrag_lite.index.input.boilerplate import strip_gutenberg
+from graphrag_lite.index.input.formats import (
+    READERS,
+    Extracted,
+    FormatError,
+    markdown_sections,
+    normalize_text,
+    read_html,
+    sniff,
+)
 from graphrag_lite.store import ids
 from graphrag_lite.store.records import Document
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_TYPES = ("txt", "md", "csv", "jsonl")
+SUPPORTED_TYPES = ("txt", "md", "csv", "jsonl", "pdf", "docx", "pptx", "html", "htm")
+SIDECAR_SUFFIX = ".meta.json"  # report.pdf.meta.json or report.meta.json: metadata for report.pdf
 _SNIFF_BYTES = 8192
 _MAX_BAD_LINES_LISTED = 20  # per JSONL file; the rest are summarised in one entry
 _BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
@@ -87,6 +98,9 @@ class _Row:
     title: str
     id_value: str
     metadata: dict[str, str]
+    page_starts: list[int] = field(default_factory=list)
+    section_starts: list[int] = field(default_factory=list)
+    section_paths: list[str] = field(default_factory=list)
 
 
 # -- public entry point -----------------------------------------------------------------------------------
@@ -98,7 +112,8 @@ def load_documents(settings: Settings) -> LoadResult:
     if not root.exists():
         raise InputError(
             f"The input folder {root} does not exist. Create it and put your documents there "
-            "(.txt, .md, .csv, .jsonl), or set input.dir in settings.yaml to the folder that holds them."
+            "(.txt, .md, .pdf, .docx, .pptx, .html, .csv, .jsonl), or set input.dir in settings.yaml to the "
+            "folder that holds them."
         )
     if not root.is_dir():
         raise InputError(f"input.dir points to {root}, a file, not a folder. Set input.dir to a folder.")
@@ -189,6 +204,8 @@ def _load_file(
     path: Path, rel: str, settings: Settings, result: LoadResult, seen: dict[tuple[int, int], str]
 ) -> list[_Row]:
     """The rows of one file, or [] after recording why it was skipped."""
+    if rel.endswith(SIDECAR_SUFFIX):
+        return []  # another file's metadata, read with that file
     try:
         _check_name(rel)
         return _read_rows(path, rel, settings, result, seen)
@@ -229,6 +246,21 @@ def _read_rows(
         raise _Skip("unreadable", "permission denied", "make it readable (chmod +r) or remove it") from exc
     except OSError as exc:
         raise _Skip("unreadable", f"cannot be read: {exc.strerror or exc}", "fix or remove it") from exc
+    kind = sniff(data)
+    if kind in READERS:
+        rows = [_structured_row(_extract(READERS[kind], data), path.stem, kind)]
+    else:
+        rows = _text_rows(data, ext, kind, path, rel, settings, result)
+    sidecar = _sidecar(path)
+    for row in rows:
+        row.metadata.update(sidecar)
+    return rows
+
+
+def _text_rows(
+    data: bytes, ext: str, kind: str | None, path: Path, rel: str, settings: Settings, result: LoadResult
+) -> list[_Row]:
+    """The rows of a text file: HTML, CSV, JSONL, Markdown or plain text."""
     text, encoding = _decode_bytes(data, settings.input.encoding)
     if not settings.input.encoding and encoding not in _DECLARED:
         logger.warning(
@@ -239,7 +271,9 @@ def _read_rows(
         )
     if not text.strip():
         raise _Skip("empty", "empty (no text)", "add text or remove the file")
-    if ext == "csv":
+    if kind == "html" or ext in ("html", "htm"):
+        rows = [_structured_row(_extract(read_html, text), path.stem, "html")]
+    elif ext == "csv":
         rows = _csv_rows(text, rel, settings, result)
     elif ext == "jsonl":
         rows = _jsonl_rows(text, rel, settings, result)
@@ -248,6 +282,58 @@ def _read_rows(
     for row in rows:
         row.metadata["encoding"] = encoding
     return rows
+
+
+def _extract(reader: Callable[[Any], Extracted], source: Any) -> Extracted:
+    try:
+        return reader(source)
+    except FormatError as exc:
+        raise _Skip(exc.kind, exc.reason, exc.advice) from exc
+
+
+def _structured_row(extracted: Extracted, stem: str, kind: str) -> _Row:
+    """A PDF, DOCX, PPTX or HTML file as one document with its pages and sections. Its title is the file
+    name (an HTML page's <title> when it has one): file-embedded titles are often an editor's leftovers,
+    so they go into the metadata instead."""
+    title = (extracted.title if kind == "html" else None) or stem
+    metadata = {**extracted.metadata, "format": kind}
+    return _Row(
+        0,
+        extracted.text,
+        title,
+        "",
+        metadata,
+        extracted.page_starts,
+        extracted.section_starts,
+        extracted.section_paths,
+    )
+
+
+def _sidecar(path: Path) -> dict[str, str]:
+    """Metadata from ``<file>.meta.json`` or ``<stem>.meta.json`` next to the file: a JSON object whose
+    values are strings, numbers or booleans. A sidecar that is not one skips its file (its metadata may
+    decide who can see it, see query filters)."""
+    for candidate in (path.with_name(path.name + SIDECAR_SUFFIX), path.with_name(path.stem + SIDECAR_SUFFIX)):
+        if not candidate.is_file():
+            continue
+        try:
+            values = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _Skip(
+                "bad metadata",
+                f"its metadata file {candidate.name} is not valid JSON: {exc}",
+                "fix or remove it",
+            ) from exc
+        if not isinstance(values, dict) or any(
+            isinstance(v, dict | list) or v is None for v in values.values()
+        ):
+            raise _Skip(
+                "bad metadata",
+                f"its metadata file {candidate.name} must be one JSON object of strings, numbers or booleans",
+                'write it as {"group": "finance", "year": 2024}',
+            )
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
+    return {}
 
 
 def _check_file(path: Path, rel: str, settings: Settings, seen: dict[tuple[int, int], str]) -> None:
@@ -294,7 +380,8 @@ def _text_row(text: str, ext: str, stem: str, settings: Settings) -> _Row:
     if not clean.strip():
         raise _Skip("empty", "empty (no text)", "add text or remove the file")
     title = (_markdown_title(clean) if ext == "md" else None) or stem
-    return _Row(0, clean, title, "", metadata)
+    starts, paths = markdown_sections(clean) if ext == "md" else ([], [])
+    return _Row(0, clean, title, "", metadata, section_starts=starts, section_paths=paths)
 
 
 def _unsupported(ext: str, settings: Settings) -> _Skip:
@@ -323,7 +410,19 @@ def _make_documents(rel: str, rows: list[_Row]) -> list[Document]:
             key = rel if dup == 0 else f"{rel}#{dup}"
         occurrences[sha] += 1
         source = rel if row.line == 0 else f"{rel}:{row.line}"
-        docs.append(Document(ids.document_id(sha, key), row.title, source, row.text, sha, row.metadata))
+        docs.append(
+            Document(
+                ids.document_id(sha, key),
+                row.title,
+                source,
+                row.text,
+                sha,
+                row.metadata,
+                page_starts=row.page_starts,
+                section_starts=row.section_starts,
+                section_paths=row.section_paths,
+            )
+        )
     return docs
 
 
@@ -400,12 +499,6 @@ def _looks_like_text(text: str) -> bool:
     sample = text[:_SNIFF_BYTES]
     controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
     return controls <= 0.02 * max(len(sample), 1)
-
-
-def normalize_text(text: str) -> str:
-    """Unix newlines, no NUL characters, NFC: the same text always hashes to the same id."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    return unicodedata.normalize("NFC", text)
 
 
 def _markdown_title(text: str) -> str | None:
@@ -573,7 +666,8 @@ def _jsonl_rows(text: str, rel: str, settings: Settings, result: LoadResult) -> 
 def _nothing_usable_message(root: Path, result: LoadResult) -> str:
     if not result.skipped:
         return (
-            f"The input folder {root} has no files. Put documents there (.txt, .md, .csv, .jsonl; "
+            f"The input folder {root} has no files. Put documents there (.txt, .md, .pdf, .docx, .pptx, "
+            ".html, .csv, .jsonl; "
             "subfolders are read too), or set input.dir to the folder that holds them."
         )
     kinds = Counter(s.kind or s.reason for s in result.skipped)

@@ -36,6 +36,9 @@ class QueryOptions(BaseModel):
     context_tokens: int | None = Field(None, ge=100)
     budget: int | None = Field(None, ge=1, description="Lazy search: relevance tests to spend.")
     history: list[Turn] | None = Field(None, description="Earlier turns (local and DRIFT use them).")
+    filters: dict[str, str | list[str]] | None = Field(
+        None, description='Answer only from documents whose metadata match, e.g. {"group": "finance"}.'
+    )
 
 
 class QueryRequest(BaseModel):
@@ -71,12 +74,12 @@ async def query(body: QueryRequest, request: Request) -> Any:
     rag = _rag(request)
     options = _options(body.method, body.options)
     if "text/event-stream" not in request.headers.get("accept", ""):
-        result = await rag.aquery(body.question, options)
+        result = await rag.aquery(body.question, options, filters=body.options.filters)
         return result.to_dict()
 
     async def events() -> AsyncIterator[str]:
         try:
-            async for item in rag.astream_result(body.question, options):
+            async for item in rag.astream_result(body.question, options, filters=body.options.filters):
                 if isinstance(item, QueryResult):
                     yield _sse("result", item.to_dict())
                 else:
@@ -119,7 +122,7 @@ def _openai_error(status: int, message: str, code: str) -> JSONResponse:
 
 def _footer(result: QueryResult) -> str:
     """The sources under the answer, for chat front-ends that show only the text."""
-    sources = list(dict.fromkeys((c.document_title, c.text_unit_id) for c in result.citations))
+    sources = list(dict.fromkeys((c.where, c.text_unit_id) for c in result.citations))
     if not sources:
         return ""
     lines = [f"- {title} ({unit})" for title, unit in sources[:SOURCES_IN_FOOTER]]

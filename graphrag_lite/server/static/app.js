@@ -109,7 +109,8 @@ function showResult(result) {
     button.type = "button";
     button.className = "citation";
     button.dataset.unit = citation.text_unit_id;
-    button.textContent = `${citation.document_title} (${citation.text_unit_id})`;
+    const where = citation.pages ? `, ${citation.pages}` : citation.section ? ` § ${citation.section}` : "";
+    button.textContent = `${citation.document_title}${where} (${citation.text_unit_id})`;
     button.addEventListener("click", () => openUnit(citation.text_unit_id));
     item.append(button);
     list.append(item);
