@@ -217,6 +217,15 @@ def test_query_returns_the_cli_json_result(served: ServedProject) -> None:
     assert lazy.json()["extra"]["relevance_tests"] <= 8
 
 
+def test_query_filters_restrict_the_documents(served: ServedProject) -> None:
+    body = {"question": "Who is Tiny Tim?", "method": "basic", "options": {"filters": {"title": "carol_b"}}}
+    result = _query(served, body).json()
+    assert result["citations"] and {c["document_title"] for c in result["citations"]} == {"carol_b"}
+    assert result["extra"]["filter"] == {"title": "carol_b"}
+    bad = _query(served, {"question": "x", "options": {"filters": {"group": []}}})
+    assert bad.status_code == 400 and "key=value" in bad.json()["error"]
+
+
 def test_query_streams_server_sent_events(llm_served: ServedProject) -> None:
     response = _query(
         llm_served, {"question": "Who is Tiny Tim's father?", "method": "basic"}, Accept="text/event-stream"
@@ -254,6 +263,13 @@ def test_openai_client_chats_with_the_server(llm_served: ServedProject) -> None:
     )
     with pytest.raises(Exception, match="Unknown model"):
         client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}])
+    filtered = client.chat.completions.create(
+        model="graphrag-basic",
+        messages=[{"role": "user", "content": "Who is Tiny Tim's mother?"}],
+        extra_body={"filters": {"title": "carol_a"}},
+    )
+    footer = (filtered.choices[0].message.content or "").split("\nSources:\n")[-1]
+    assert "carol_a" in footer and "carol_b" not in footer
     wrong = OpenAI(base_url=f"{llm_served.url}/v1", api_key="wrong-key-0123456789", max_retries=0)
     with pytest.raises(Exception, match="401"):
         wrong.models.list()

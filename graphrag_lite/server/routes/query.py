@@ -112,6 +112,9 @@ class ChatRequest(BaseModel):
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
+    filters: dict[str, str | list[str]] | None = Field(
+        None, description="graphrag-lite extension: answer only from documents whose metadata match."
+    )
 
 
 def _openai_error(status: int, message: str, code: str) -> JSONResponse:
@@ -154,7 +157,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
     created = int(time.time())
     if not body.stream:
         try:
-            result = await rag.aquery(turns[-1].text, options)
+            result = await rag.aquery(turns[-1].text, options, filters=body.filters)
         except GraphRAGError as exc:
             return _openai_error(400, str(exc), "query_failed")
         message = {"role": "assistant", "content": result.answer + _footer(result)}
@@ -184,7 +187,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
     async def stream() -> AsyncIterator[str]:
         yield chunk({"role": "assistant", "content": ""})
         try:
-            async for item in rag.astream_result(turns[-1].text, options):
+            async for item in rag.astream_result(turns[-1].text, options, filters=body.filters):
                 text = _footer(item) if isinstance(item, QueryResult) else item
                 if text:
                     yield chunk({"content": text})
