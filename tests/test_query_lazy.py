@@ -7,8 +7,10 @@ The HTTP tests run over a real ``fast`` (spaCy, no LLM) index of a slice of the 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,16 @@ def _settings(server: TestLLMServer, podcast: Path, tmp_path: Path, **lazy: Any)
     return settings
 
 
+@contextlib.asynccontextmanager
+async def _llm_env(
+    server: TestLLMServer, podcast: Path, data: IndexData, embedder: Embedder, tmp_path: Path, **lazy: Any
+) -> AsyncIterator[QueryEnv]:
+    """A query environment over the podcast index whose LLM is ``server``."""
+    settings = _settings(server, podcast, tmp_path, **lazy)
+    async with open_chat(settings) as chat:
+        yield QueryEnv(data, chat, embedder, settings)
+
+
 def _relevance_units(server: TestLLMServer) -> list[int]:
     """Units shown per relevance call."""
     return [len(re.findall(r"^\d+\|", e.messages[0]["content"], re.M)) for e in server.requests(RELEVANCE)]
@@ -88,13 +100,11 @@ async def test_budget_100_stays_within_budget_and_cites_several_communities(
     llm_server: TestLLMServer,
     tmp_path: Path,
 ) -> None:
-    settings = _settings(llm_server, podcast, tmp_path)
-    async with open_chat(settings) as chat:
-        env = QueryEnv(podcast_data, chat, podcast_embedder, settings)
+    async with _llm_env(llm_server, podcast, podcast_data, podcast_embedder, tmp_path) as env:
         result = await run_query(QUESTION, LazyOptions(budget=100), env)
     shown = _relevance_units(llm_server)
     assert sum(shown) == result.extra["relevance_tests"] <= 100
-    assert max(shown) <= settings.query.lazy.units_per_test
+    assert max(shown) <= env.settings.query.lazy.units_per_test
     assert result.llm_calls == len(llm_server.requests()) <= 110
     assert len(llm_server.requests(SUBQUERIES)) == 1 and len(llm_server.requests(REDUCE)) == 1
     assert len(llm_server.requests(CLAIMS)) == result.extra["claim_calls"] >= 1
@@ -117,9 +127,9 @@ async def test_the_budget_is_never_exceeded_and_a_bigger_one_goes_deeper(
     llm_server: TestLLMServer,
     tmp_path: Path,
 ) -> None:
-    settings = _settings(llm_server, podcast, tmp_path, units_per_test=6, concurrency=3)
-    async with open_chat(settings) as chat:
-        env = QueryEnv(podcast_data, chat, podcast_embedder, settings)
+    async with _llm_env(
+        llm_server, podcast, podcast_data, podcast_embedder, tmp_path, units_per_test=6, concurrency=3
+    ) as env:
         small = await run_query(QUESTION, LazyOptions(budget=17), env)
         calls_small = len(llm_server.requests(RELEVANCE))
         large = await run_query(QUESTION, LazyOptions(budget=60), env)
@@ -142,9 +152,7 @@ async def test_a_repeated_question_is_answered_from_the_cache(
     llm_server: TestLLMServer,
     tmp_path: Path,
 ) -> None:
-    settings = _settings(llm_server, podcast, tmp_path)
-    async with open_chat(settings) as chat:
-        env = QueryEnv(podcast_data, chat, podcast_embedder, settings)
+    async with _llm_env(llm_server, podcast, podcast_data, podcast_embedder, tmp_path) as env:
         first = await run_query(QUESTION, LazyOptions(budget=40), env)
         sent = len(llm_server.requests())
         again = await run_query(QUESTION, LazyOptions(budget=40), env)
@@ -159,9 +167,7 @@ async def test_streaming_gives_the_same_answer(
     llm_server: TestLLMServer,
     tmp_path: Path,
 ) -> None:
-    settings = _settings(llm_server, podcast, tmp_path)
-    async with open_chat(settings) as chat:
-        env = QueryEnv(podcast_data, chat, podcast_embedder, settings)
+    async with _llm_env(llm_server, podcast, podcast_data, podcast_embedder, tmp_path) as env:
         whole = await run_query(QUESTION, LazyOptions(budget=24), env)
         stream = open_stream(QUESTION, LazyOptions(budget=24), env)
         text, streamed = await collect(stream)
@@ -176,9 +182,7 @@ async def test_failed_relevance_calls_are_counted_and_spent(
     tmp_path: Path,
 ) -> None:
     llm_server.reply_matching(RELEVANCE.split(":", 1)[1], reply="I think passages 1 and 2.")
-    settings = _settings(llm_server, podcast, tmp_path)
-    async with open_chat(settings) as chat:
-        env = QueryEnv(podcast_data, chat, podcast_embedder, settings)
+    async with _llm_env(llm_server, podcast, podcast_data, podcast_embedder, tmp_path) as env:
         result = await run_query(QUESTION, LazyOptions(budget=16), env)
     nodes = _nodes(result.extra["lazy"]["communities"])
     assert sum(n["failed_calls"] for n in nodes) == len(nodes) >= 1

@@ -255,16 +255,9 @@ class GraphRAG:
         """Answer ``text`` with local, global, drift, basic, graph or lazy search (or the options
         object's). ``budget``: lazy search's relevance tests. ``filters``: answer only from documents whose
         metadata match, e.g. ``{"group": "finance"}`` (see :mod:`graphrag_lite.query.filters`)."""
-        from graphrag_lite.query.engine import options_for, run_query
+        from graphrag_lite.query.engine import run_query
 
-        options = method if not isinstance(method, str) else None
-        options = options or options_for(
-            str(method),
-            community_level=community_level,
-            context_tokens=context_tokens,
-            history=history,
-            budget=budget,
-        )
+        options = _options(method, community_level, context_tokens, history, budget)
         async with self._spending_cap():
             result = await run_query(text, options, await self._env(filters))
         if filters:
@@ -331,16 +324,9 @@ class GraphRAG:
     ) -> AsyncIterator[str | QueryResult]:
         """The answer's text deltas, then its :class:`QueryResult` as the last item: what concurrent
         streams (the server) use, since ``last_result`` is shared by every query of this object."""
-        from graphrag_lite.query.engine import open_stream, options_for
+        from graphrag_lite.query.engine import open_stream
 
-        options = method if not isinstance(method, str) else None
-        options = options or options_for(
-            str(method),
-            community_level=community_level,
-            context_tokens=context_tokens,
-            history=history,
-            budget=budget,
-        )
+        options = _options(method, community_level, context_tokens, history, budget)
         async with self._spending_cap():
             stream = open_stream(text, options, await self._env(filters))
             async for delta in stream:
@@ -386,3 +372,20 @@ class GraphRAG:
 
     def lazy_search(self, text: str, **options: Any) -> QueryResult:
         return self.query(text, "lazy", **options)
+
+
+def _options(
+    method: str | SearchOptions,
+    community_level: int | None,
+    context_tokens: int | None,
+    history: list[dict[str, str]] | None,
+    budget: int | None,
+) -> SearchOptions:
+    """The options object given, or the one ``method`` gets from the keyword options."""
+    from graphrag_lite.query.engine import options_for
+
+    if not isinstance(method, str):
+        return method
+    return options_for(
+        method, community_level=community_level, context_tokens=context_tokens, history=history, budget=budget
+    )

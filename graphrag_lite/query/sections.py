@@ -100,6 +100,20 @@ class ContextIds:
         return None
 
 
+def fill_budget(parts: Iterable[str], tokenizer: Tokenizer, max_tokens: int) -> tuple[str, int]:
+    """``parts`` in order, joined by blank lines, while they fit in ``max_tokens``; (text, parts used).
+    The reduce steps (global points, lazy claims) put their ranked items in front of the model so."""
+    used_parts: list[str] = []
+    used = 0
+    for part in parts:
+        cost = tokenizer.count(part)
+        if used + cost > max_tokens:
+            break
+        used_parts.append(part)
+        used += cost
+    return "\n".join(used_parts), len(used_parts)
+
+
 def join_sections(sections: Sequence[str]) -> str:
     return "\n".join(s for s in sections if s)
 

@@ -34,7 +34,7 @@ from graphrag_lite.query.global_.extractive import extractive_findings_answer
 from graphrag_lite.query.global_.selection import select_reports_dynamically
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.result import ContextRecords, QueryResult
-from graphrag_lite.query.sections import ContextIds, TableSection
+from graphrag_lite.query.sections import ContextIds, TableSection, fill_budget
 from graphrag_lite.store.records import CommunityReport
 
 log = logging.getLogger(__name__)
@@ -138,16 +138,11 @@ async def map_batches(
 
 def reduce_text(points: Sequence[KeyPoint], tokenizer: Tokenizer, max_tokens: int) -> tuple[str, int]:
     """The ranked points as the reduce prompt's data, within ``max_tokens``; returns (text, points used)."""
-    parts: list[str] = []
-    used = 0
-    for rank, point in enumerate(points, start=1):
-        part = f"----Point {rank}----\nImportance: {point.score}\n{point.description}\n"
-        cost = tokenizer.count(part)
-        if used + cost > max_tokens:
-            break
-        parts.append(part)
-        used += cost
-    return "\n".join(parts), len(parts)
+    parts = (
+        f"----Point {rank}----\nImportance: {point.score}\n{point.description}\n"
+        for rank, point in enumerate(points, start=1)
+    )
+    return fill_budget(parts, tokenizer, max_tokens)
 
 
 async def global_search(

@@ -32,7 +32,7 @@ from graphrag_lite.query.extractive import (
 )
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.lazy.frontier import Visit
-from graphrag_lite.query.sections import clean_cell
+from graphrag_lite.query.sections import clean_cell, fill_budget
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +91,11 @@ def claim_groups(
 
 def claims_text(claims: Sequence[Claim], tokenizer: Tokenizer, max_tokens: int) -> tuple[str, int]:
     """The ranked claims as the reduce prompt's data, within ``max_tokens``; returns (text, claims used)."""
-    parts: list[str] = []
-    used = 0
-    for rank, claim in enumerate(claims, start=1):
-        part = f"----Claim {rank}----\nImportance: {claim.score}\n{claim.statement}\n"
-        cost = tokenizer.count(part)
-        if used + cost > max_tokens:
-            break
-        parts.append(part)
-        used += cost
-    return "\n".join(parts), len(parts)
+    parts = (
+        f"----Claim {rank}----\nImportance: {claim.score}\n{claim.statement}\n"
+        for rank, claim in enumerate(claims, start=1)
+    )
+    return fill_budget(parts, tokenizer, max_tokens)
 
 
 class LazySteps(Protocol):
