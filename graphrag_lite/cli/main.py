@@ -217,7 +217,7 @@ def query(
     """Answer a question (or a batch of questions) over the index."""
     _logging(verbose)
     from graphrag_lite.api.facade import GraphRAG
-    from graphrag_lite.cli.render import print_result, run_batch
+    from graphrag_lite.cli.render import print_result, run_batch, visible
     from graphrag_lite.query.engine import options_for
     from graphrag_lite.query.filters import DocumentFilter
 
@@ -239,7 +239,7 @@ def query(
 
             async def _stream() -> Any:
                 async for delta in rag.astream(question, options, filters=filters):
-                    sys.stdout.write(delta)
+                    sys.stdout.write(visible(delta))
                     sys.stdout.flush()
                 sys.stdout.write("\n")
                 return rag.last_result

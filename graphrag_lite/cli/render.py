@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from graphrag_lite.errors import GraphRAGError, InputError
@@ -19,6 +20,20 @@ if TYPE_CHECKING:
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False)
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F)}  # not \t, \n
+_CONTROL.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})  # C1 controls (8-bit escape sequences)
+
+
+def visible(text: object) -> str:
+    """``text`` with terminal control characters shown as ``\\xNN`` (tabs and newlines kept)."""
+    return str(text).translate(_CONTROL)
+
+
+def shown(text: object) -> str:
+    """Untrusted text (documents, titles, entity names, model output, file names) made safe to print:
+    terminal control characters (escape sequences, bells) become visible ``\\xNN`` and Rich markup such
+    as ``[link=…]`` or ``[/]`` is escaped, so it prints as written and never styles, links or crashes."""
+    return escape(visible(text))
 
 
 def print_index_summary(report: Any) -> None:
@@ -57,7 +72,7 @@ def print_index_summary(report: Any) -> None:
     skipped = [f for s in report.steps for f in s.stats.get("skipped_files", [])] if report.steps else []
     for item in skipped[:20]:
         advice = f" ({item['advice']})" if item.get("advice") else ""
-        _err.print(f"[yellow]skipped input[/] {item['path']}: {item['reason']}{advice}")
+        _err.print(f"[yellow]skipped input[/] {shown(item['path'])}: {shown(item['reason'])}{shown(advice)}")
     if len(skipped) > 20:
         more = len(skipped) - 20
         _err.print(f"[yellow]... and {more} more skipped input files[/], listed in {report.stats_path}")
@@ -72,7 +87,7 @@ def print_update_summary(update: Any) -> None:
     _err.print(f"Documents: {counts}")
     for kind in ("added", "changed", "deleted"):
         for source in docs[kind][:20]:
-            _err.print(f"  {kind:<8} {source}")
+            _err.print(f"  {kind:<8} {shown(source)}")
     table = Table(title="Changes")
     for column in ("table", "added", "removed", "changed", "unchanged"):
         table.add_column(column)
@@ -101,7 +116,7 @@ def lazy_tree(trace: dict[str, Any]) -> Any:
     from rich.tree import Tree
 
     def add(node: dict[str, Any], branch: Any) -> None:
-        title = node.get("title") or f"community {node.get('community')}"
+        title = shown(node.get("title") or f"community {node.get('community')}")
         failed = f", [red]{node['failed_calls']} failed call(s)[/]" if node.get("failed_calls") else ""
         child = branch.add(
             f"{title} [dim](level {node.get('level')}: {node.get('relevant')}/{node.get('tested')} relevant, "
@@ -110,7 +125,7 @@ def lazy_tree(trace: dict[str, Any]) -> Any:
         for sub in node.get("children", []):
             add(sub, child)
 
-    aspects = "; ".join(trace.get("subqueries") or []) or "the question alone"
+    aspects = shown("; ".join(trace.get("subqueries") or []) or "the question alone")
     tests, budget, batches = trace.get("tests"), trace.get("budget"), trace.get("batches")
     root = Tree(
         f"Lazy search: {tests} of {budget} relevance tests in {batches} "
@@ -124,16 +139,16 @@ def lazy_tree(trace: dict[str, Any]) -> Any:
 
 def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -> None:
     if answer:
-        _out.print(result.answer)
+        _out.print(shown(result.answer))
         _out.print()
     if show_tree and result.extra.get("tree"):
         from rich.tree import Tree
 
         def add(node: dict[str, Any], branch: Any) -> None:
-            label = f"[bold]{node.get('question', '')}[/] (score {node.get('score', 0):.0f})"
+            label = f"[bold]{shown(node.get('question', ''))}[/] (score {node.get('score', 0):.0f})"
             child = branch.add(label)
             if node.get("answer"):
-                child.add(str(node["answer"])[:300])
+                child.add(shown(str(node["answer"])[:300]))
             for sub in node.get("children", []):
                 add(sub, child)
 
@@ -146,7 +161,7 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
     if sources:
         _err.print("[dim]Sources:[/]")
         for title, unit_id in sources:
-            _err.print(f"[dim]  {title} ({unit_id})[/]")
+            _err.print(f"[dim]  {shown(title)} ({shown(unit_id)})[/]")
     _err.print(
         f"[dim]{result.method} search, {result.llm_calls} LLM calls, "
         f"{result.prompt_tokens + result.completion_tokens:,} tokens, {result.duration_s:.2f} s[/]"
@@ -228,7 +243,9 @@ def print_stats(root: Path, *, as_json: bool = False) -> None:
     table.add_row(
         "tokens", f"{cost.get('prompt_tokens', 0):,} prompt / {cost.get('completion_tokens', 0):,} completion"
     )
-    table.add_row("top entities", ", ".join(f"{e['title']} ({e['degree']})" for e in summary["top_entities"]))
+    table.add_row(
+        "top entities", ", ".join(f"{shown(e['title'])} ({e['degree']})" for e in summary["top_entities"])
+    )
     update = summary.get("last_update")
     if update:
         docs = ", ".join(f"{len(update['documents'][k])} {k}" for k in ("added", "changed", "deleted"))
@@ -250,11 +267,12 @@ def _add_problem_rows(table: Table, summary: dict[str, Any], root: Path) -> None
         first = next(iter(failures.values()))[0]
         table.add_row(
             "failed items",
-            f"{count} ({per_step}); e.g. {first['item']}: {first['reason'][:160]}. Run `graphrag-lite index "
+            f"{count} ({per_step}); e.g. {shown(first['item'])}: {shown(first['reason'][:160])}. Run "
+            "`graphrag-lite index "
             f"--root {root}` to retry only them.",
         )
     skipped = summary["skipped_files"]
     if skipped:
-        shown = "; ".join(f"{item['path']} ({item['reason']})" for item in skipped[:5])
+        listed = "; ".join(f"{shown(item['path'])} ({shown(item['reason'])})" for item in skipped[:5])
         more = f"; and {len(skipped) - 5} more (stats.json)" if len(skipped) > 5 else ""
-        table.add_row("skipped input files", f"{len(skipped)}: {shown}{more}")
+        table.add_row("skipped input files", f"{len(skipped)}: {listed}{more}")
