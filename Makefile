@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[dev,server]"
+	$(BIN)/pip install --quiet -e ".[dev,server,ray]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

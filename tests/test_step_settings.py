@@ -63,6 +63,10 @@ INERT = {
     "embeddings.runtime",  # fp32 MiniLM gives the same vectors on ONNX Runtime and torch
     "nlp.batch_size",
     "nlp.n_process",
+    "executor.kind",  # where items run: the same results locally and on Ray
+    "executor.ray_address",
+    "executor.batch_size",
+    "executor.max_in_flight",
 }
 
 

@@ -106,6 +106,16 @@ def index(
             "without indexing or calling the LLM.",
         ),
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Where per-item work runs: local (default) or ray (pip install graphrag-lite[ray]); "
+            "executor.kind. See docs/scale-out.md."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default RAY_ADDRESS, else a local Ray).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Build (or resume) the index: tables and stats.json in output/, vectors in output/lancedb."""
@@ -114,7 +124,12 @@ def index(
     from graphrag_lite.cli.render import print_index_summary
 
     try:
-        rag = GraphRAG(root)
+        overrides = {
+            key: value
+            for key, value in (("executor.kind", executor), ("executor.ray_address", ray_address))
+            if value is not None
+        }
+        rag = GraphRAG(root, overrides=overrides)
         chosen = rag.settings.resolved_method if method == IndexMethod.auto else method.value
         if estimate:
             typer.echo(rag.estimate(chosen).table())

@@ -451,6 +451,21 @@ class QuerySettings(_Section):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
 
 
+class ExecutorSettings(_Section):
+    """Where the per-item work of indexing runs (docs/scale-out.md). Results do not depend on it."""
+
+    kind: Literal["local", "ray"] = Field(
+        "local",
+        description="local: this process. ray: tasks on a Ray cluster (pip install graphrag-lite[ray]).",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster to join (ray://host:10001 or 'auto'); default: RAY_ADDRESS, else local Ray.",
+    )
+    batch_size: int = Field(32, ge=1, description="Items per Ray task.")
+    max_in_flight: int = Field(8, ge=1, description="Ray tasks submitted at a time (back-pressure).")
+
+
 class Settings(_Section):
     """All settings of one project. ``root`` is where settings.yaml lives; paths resolve against it."""
 
@@ -471,6 +486,7 @@ class Settings(_Section):
     communities: CommunitySettings = Field(default_factory=CommunitySettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
 
     # -- resolved paths -------------------------------------------------------------------------------
     def _resolve(self, path: Path) -> Path:

@@ -175,10 +175,14 @@ async def summarize_descriptions(ctx: StepContext) -> Tables:
 
 @step("nlp.max_noun_phrases_per_unit", "nlp.cooccurrence_window", "nlp.edge_weighting")
 async def extract_graph_nlp(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.executor import executor_for
     from graphrag_lite.index.extract.nlp import extract_graph_nlp as extract
 
     text_units = ctx.read("work/text_units")
-    result = extract(text_units, ctx.settings, on_progress=ctx.on_progress(), memo=ctx.memo)
+    executor = executor_for(ctx.settings.executor)
+    result = extract(
+        text_units, ctx.settings, on_progress=ctx.on_progress(), memo=ctx.memo, executor=executor
+    )
     ctx.stats.update(result.stats)
     if text_units and not result.entities:
         raise ExtractionError(f"0 entities from {len(text_units)} text units: is the input English prose?")

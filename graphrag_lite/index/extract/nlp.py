@@ -84,6 +84,8 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span, Token
 
+    from graphrag_lite.index.executor import Executor
+
 LABEL_TYPES = {
     "PERSON": "person",
     "ORG": "organization",
@@ -558,16 +560,25 @@ def spacy_processes(units: int) -> int:
     return max(1, min(free, cores, 1 + units // _UNITS_PER_EXTRA_PROCESS))
 
 
+def analyse_texts(texts: list[str]) -> list[list[list[Any]]]:
+    """The sentences and mentions of each text, in memo form: one executor task (it loads spaCy once per
+    worker process)."""
+    nlp = load_spacy()
+    return [_sentences_to_memo(analyse_doc(nlp, doc)) for doc in nlp.pipe(texts)]
+
+
 def extract_graph_nlp(
     text_units: list[TextUnit],
     settings: Settings,
     on_progress: ProgressCallback | None = None,
     memo: ItemMemo | None = None,
+    executor: Executor | None = None,
 ) -> NLPResult:
     """Entities and co-occurrence edges of ``text_units``; also sets the units' entity / relationship ids.
 
-    spaCy parses only units whose text is not in ``memo``; merging, aliases and edges always run over all
-    units, so the result equals a fresh run's.
+    spaCy parses only units whose text is not in ``memo``, in this process (spaCy's own worker processes)
+    or, with a Ray ``executor``, in batches on the cluster; merging, aliases and edges always run over all
+    units here, so the result equals a fresh local run's.
     """
     memo = memo if memo is not None else ItemMemo()
     options = settings.nlp
@@ -584,14 +595,27 @@ def extract_graph_nlp(
     nlp = load_spacy()
     started = time.perf_counter()
     reused = len(text_units) - len(todo)
-    n_process = options.n_process or spacy_processes(len(todo))
-    docs = nlp.pipe((text for _, text, _ in todo), batch_size=options.batch_size, n_process=n_process)
-    for done, ((i, _, key), doc) in enumerate(zip(todo, docs, strict=True), 1):
-        sentences = analyse_doc(nlp, doc)
-        memo.put(key, _sentences_to_memo(sentences))
-        analysed[i] = sentences
-        if on_progress is not None:
-            on_progress(reused + done, len(text_units))
+    distributed = executor is not None and executor.name != "local"
+    n_process = 0 if distributed else options.n_process or spacy_processes(len(todo))
+    if executor is not None and distributed:
+        size = settings.executor.batch_size
+        batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+        done = 0
+        for index, values in executor.map(analyse_texts, [[text for _, text, _ in b] for b in batches]):
+            for (i, _, key), value in zip(batches[index], values, strict=True):
+                memo.put(key, value)
+                analysed[i] = _sentences_from_memo(value)
+            done += len(values)
+            if on_progress is not None:
+                on_progress(reused + done, len(text_units))
+    else:
+        docs = nlp.pipe((text for _, text, _ in todo), batch_size=options.batch_size, n_process=n_process)
+        for done, ((i, _, key), doc) in enumerate(zip(todo, docs, strict=True), 1):
+            sentences = analyse_doc(nlp, doc)
+            memo.put(key, _sentences_to_memo(sentences))
+            analysed[i] = sentences
+            if on_progress is not None:
+                on_progress(reused + done, len(text_units))
     spacy_seconds = time.perf_counter() - started
     units = [sentences or [] for sentences in analysed]
 
@@ -630,6 +654,7 @@ def extract_graph_nlp(
         ],
         "spacy_model": pipeline_name(nlp),
         "n_process": n_process,
+        "executor": executor.name if executor is not None else "local",
     }
     return NLPResult(entities, relationships, stats)
 

@@ -1,0 +1,97 @@
+"""The Ray executor (issue 22): an offline index built with ``executor.kind: ray`` equals the local one,
+and a Ray worker killed mid-run only costs its own batch. Ray is started by the test on this machine with
+2 CPUs; nothing leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from query_fixtures import offline_settings
+from support.projects import write_project
+
+from graphrag_lite.api.facade import GraphRAG
+from graphrag_lite.config import load_settings
+from graphrag_lite.index.executor import LocalExecutor, RayExecutor
+from graphrag_lite.store.tables import read_records
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+EXCERPT = Path(__file__).parent / "data" / "carol_excerpt.txt"
+LIVENESS_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _tables(output: Path) -> dict[str, list[dict[str, object]]]:
+    names = ("entities", "relationships", "communities", "community_reports", "text_units")
+    return {name: [asdict(r) for r in read_records(output, name)] for name in names}
+
+
+def test_a_ray_index_equals_the_local_one(local_ray: None, tmp_path: Path) -> None:
+    text = EXCERPT.read_text(encoding="utf-8")
+    built = {}
+    for kind in ("local", "ray"):
+        root = write_project(
+            tmp_path / kind, {"carol.txt": text}, f"executor:\n  kind: {kind}\n  batch_size: 8\n"
+        )
+        settings = offline_settings(root)
+        with GraphRAG(root, settings=settings) as rag:
+            report = rag.index(method="fast")
+        step = next(s for s in report.steps if s.name == "extract_graph_nlp")
+        assert step.stats["executor"] == kind
+        built[kind] = _tables(settings.output_path)
+    assert built["ray"] == built["local"]
+    assert len(built["ray"]["entities"]) > 20
+
+
+def test_a_killed_worker_costs_only_its_own_batch(local_ray: None, tmp_path: Path) -> None:
+    marks = tmp_path / "attempts"
+    marks.mkdir()
+    victim = 2
+
+    def work(batch: list[int]) -> list[int]:  # defined here so Ray ships it by value to its workers
+        index = batch[0] // 10
+        attempt = len(list(marks.glob(f"{index}-*"))) + 1
+        (marks / f"{index}-{attempt}-{os.getpid()}").touch()
+        if index == victim and attempt == 1:
+            time.sleep(LIVENESS_S)  # killed long before this ends
+        return [n * 2 for n in batch]
+
+    def kill_the_victim() -> None:
+        deadline = time.monotonic() + LIVENESS_S
+        while time.monotonic() < deadline:
+            started = list(marks.glob(f"{victim}-1-*"))
+            if started:
+                os.kill(int(started[0].name.split("-")[2]), signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=kill_the_victim, daemon=True)
+    watcher.start()
+    batches = [[10 * b + i for i in range(3)] for b in range(6)]
+    results = dict(RayExecutor(max_in_flight=2).map(work, batches))
+    watcher.join(timeout=LIVENESS_S)
+    assert results == {b: [2 * n for n in batch] for b, batch in enumerate(batches)}
+    attempts = {b: len(list(marks.glob(f"{b}-*"))) for b in range(len(batches))}
+    assert attempts[victim] == 2  # the killed batch ran again on a new worker...
+    assert all(attempts[b] == 1 for b in attempts if b != victim)  # ...and no finished batch did
+
+
+def test_local_executor_and_settings() -> None:
+    assert list(LocalExecutor().map(lambda b: [x + 1 for x in b], [[1], [2, 3]])) == [(0, [2]), (1, [3, 4])]
+    settings = load_settings(Path(__file__).parent, {"executor.kind": "ray", "executor.ray_address": "auto"})
+    assert settings.executor.kind == "ray" and settings.executor.ray_address == "auto"
