@@ -157,6 +157,12 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
         _out.print(root, soft_wrap=False)
     if show_tree and result.extra.get("lazy"):
         _out.print(lazy_tree(result.extra["lazy"]), soft_wrap=False)
+    failed = result.extra.get("failed_llm_calls")
+    if failed:
+        _err.print(
+            f"[yellow]{failed} of {result.llm_calls} LLM calls failed: this answer rests on the rest "
+            "(run with -v to see why).[/]"
+        )
     sources = list(dict.fromkeys((c.where, c.text_unit_id) for c in result.citations))[:10]
     if sources:
         _err.print("[dim]Sources:[/]")

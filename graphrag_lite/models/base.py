@@ -44,7 +44,17 @@ class UsageMeter:
     """Thread- and task-safe totals per scope."""
 
     by_scope: dict[str, Usage] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # the last failure's message per scope
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def note_error(self, message: str, scope: str | None = None) -> None:
+        """Remember why a call failed (a query that failed entirely reports the cause)."""
+        with self._lock:
+            self.errors[scope or _SCOPE.get()] = message
+
+    def last_error(self, scope: str) -> str | None:
+        with self._lock:
+            return self.errors.get(scope)
 
     def record(self, usage: Usage, scope: str | None = None) -> None:
         key = scope or _SCOPE.get()

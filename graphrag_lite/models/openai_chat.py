@@ -344,15 +344,19 @@ class OpenAIChat(OpenAIEndpoint):
                 f"returned {exc} {usage.retries + 1} time(s). Check that '{self.model}' is a chat model and "
                 "the server is OpenAI-compatible; with a small local model, try llm.json_mode: false."
             )
+            self.meter.note_error(redact(message, self._key))
             raise LLMError(redact(message, self._key)) from None
-        except LLMError:
+        except LLMError as exc:
             usage.failures = 1
+            self.meter.note_error(str(exc))
             raise
         except openai.OpenAIError as exc:
             usage.failures = 1
             if isinstance(exc, _RETRYABLE) and not sent:
                 usage.retries += self.max_retries  # the client gave up after all of them
-            raise LLMError(self._failure(exc, usage.retries)) from None
+            failure = self._failure(exc, usage.retries)
+            self.meter.note_error(failure)
+            raise LLMError(failure) from None
         finally:
             self.meter.record(usage)
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphrag_lite.errors import LLMError
 from graphrag_lite.models.base import ChatModel, Message, Usage, usage_scope
 from graphrag_lite.query.citations import parse_cited_ids, resolve_citations
 from graphrag_lite.query.index_data import IndexData
@@ -85,9 +86,17 @@ def finish(
     citations: list[Citation] | None = None,
 ) -> QueryResult:
     """The result: citations parsed from the answer (unless given), usage of this query's scope."""
+    usage = run.usage()
+    if usage.failures:
+        if usage.failures >= usage.llm_calls and not usage.cache_hits:
+            cause = run.chat.meter.last_error(run.scope) if run.chat else None
+            raise LLMError(
+                f"Every LLM call of this {run.method} search failed ({usage.failures}), so there is no answer, "
+                f"only the failures. Last error: {cause or 'unknown'}"
+            )
+        extra = {**(extra or {}), "failed_llm_calls": usage.failures}
     if citations is None:
         citations = resolve_citations(parse_cited_ids(answer), ids, data, records.text_units)
-    usage = run.usage()
     return QueryResult(
         answer=answer,
         method=run.method,
