@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from graphrag_lite.cli.main import app
@@ -70,3 +72,49 @@ def test_query_without_index_says_what_to_do(tmp_path: Path) -> None:
     result = runner.invoke(app, ["query", "Who?", "--root", str(tmp_path)])
     assert result.exit_code == 1
     assert "graphrag-lite index" in result.output
+
+
+def test_numeric_options_are_validated_with_clear_errors(tmp_path: Path) -> None:
+    from query_fixtures import carol_index
+
+    from graphrag_lite.errors import ConfigError
+    from graphrag_lite.query.engine import BasicOptions, LazyOptions, LocalOptions
+
+    for bad in (lambda: BasicOptions(context_tokens=0), lambda: LocalOptions(context_tokens=-5)):
+        with pytest.raises(ConfigError, match="at least 100 tokens"):
+            bad()
+    with pytest.raises(ConfigError, match="0 or more"):
+        LocalOptions(community_level=-1)
+    with pytest.raises(ConfigError, match="at least 1"):
+        LazyOptions(budget=0)
+    root = carol_index(tmp_path.parent)
+    runner = CliRunner()
+    level = runner.invoke(app, ["query", "Who is Tiny Tim?", "--root", str(root), "--community-level", "99"])
+    assert level.exit_code == 1 and "Community level 99 does not exist" in level.output
+    tokens = runner.invoke(app, ["query", "Who is Tiny Tim?", "--root", str(root), "--context-tokens", "-5"])
+    assert tokens.exit_code == 1 and "at least 100 tokens" in tokens.output
+
+
+def test_batch_gives_an_error_record_for_a_bad_line_and_goes_on(tmp_path: Path) -> None:
+    from query_fixtures import carol_index
+
+    root = carol_index(tmp_path.parent)
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text(
+        '{"id": "q1", "question": "Who is Tiny Tim?"}\nnot json\n'
+        '{"id": "q3", "question": "Who is Marley?"}\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["query", "--batch", str(batch), "--root", str(root), "--method", "basic"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["id"] for r in rows] == ["q1", "line 2", "q3"]
+    assert "answer" in rows[0] and "answer" in rows[2] and "questions.jsonl:2" in rows[1]["error"]
+
+
+def test_init_writes_the_env_file_for_its_owner_only(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["init", "--root", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "p" / ".env").stat().st_mode & 0o777 == 0o600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +35,14 @@ def init_project(root: Path, *, force: bool = False) -> InitResult:
         result.written.append(settings)
     env = root / ".env"
     if not env.exists():
-        env.write_text(
-            "# Secrets for this project (never commit this file).\n# GRAPHRAG_API_KEY=sk-...\n"
-            "# GRAPHRAG_API_BASE=http://localhost:11434/v1\n",
-            encoding="utf-8",
-        )
+        # Secrets go here: readable by the owner only (0600) from the first byte.
+        with os.fdopen(
+            os.open(env, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8"
+        ) as out:
+            out.write(
+                "# Secrets for this project (never commit this file).\n# GRAPHRAG_API_KEY=sk-...\n"
+                "# GRAPHRAG_API_BASE=http://localhost:11434/v1\n"
+            )
         result.written.append(env)
     prompts = root / "prompts"
     prompts.mkdir(exist_ok=True)

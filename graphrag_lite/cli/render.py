@@ -186,17 +186,16 @@ async def run_batch(
 
     if not path.is_file():
         raise InputError(f"{path}: batch file not found.")
-    questions: list[tuple[str, str]] = []
+    questions: list[tuple[str, str, str | None]] = []  # (id, question, why the line is unusable)
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            questions.append((str(row.get("id", number)), str(row["question"])))
-        except (json.JSONDecodeError, KeyError, AttributeError) as exc:
-            raise InputError(
-                f'{path}:{number}: expected a JSON object with "id" and "question" ({exc}).'
-            ) from None
+            questions.append((str(row.get("id", number)), str(row["question"]), None))
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as exc:
+            problem = f'{path}:{number}: expected a JSON object with "id" and "question" ({exc}).'
+            questions.append((f"line {number}", "", problem))
     semaphore = asyncio.Semaphore(max(1, concurrency))
     results: dict[int, dict[str, Any]] = {}
     next_to_print = 0
@@ -206,14 +205,17 @@ async def run_batch(
     ) as progress:
         task = progress.add_task("queries", total=len(questions))
 
-        async def answer(i: int, qid: str, text: str) -> None:
+        async def answer(i: int, qid: str, text: str, problem: str | None) -> None:
             nonlocal next_to_print
             async with semaphore:
-                try:
-                    result = await rag.aquery(text, options, filters=filters)
-                    row = {"id": qid, "question": text, **result.to_dict()}
-                except GraphRAGError as exc:
-                    row = {"id": qid, "question": text, "error": str(exc)}
+                if problem is not None:  # a bad line gets an error record; the batch goes on
+                    row: dict[str, Any] = {"id": qid, "question": text, "error": problem}
+                else:
+                    try:
+                        result = await rag.aquery(text, options, filters=filters)
+                        row = {"id": qid, "question": text, **result.to_dict()}
+                    except GraphRAGError as exc:
+                        row = {"id": qid, "question": text, "error": str(exc)}
             results[i] = row
             while next_to_print in results:
                 sys.stdout.write(json.dumps(results.pop(next_to_print), ensure_ascii=False) + "\n")
@@ -221,7 +223,7 @@ async def run_batch(
                 next_to_print += 1
             progress.advance(task)
 
-        await asyncio.gather(*(answer(i, qid, q) for i, (qid, q) in enumerate(questions)))
+        await asyncio.gather(*(answer(i, *question) for i, question in enumerate(questions)))
 
 
 def print_stats(root: Path, *, as_json: bool = False) -> None:

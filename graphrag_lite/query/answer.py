@@ -91,8 +91,8 @@ def finish(
         if usage.failures >= usage.llm_calls and not usage.cache_hits:
             cause = run.chat.meter.last_error(run.scope) if run.chat else None
             raise LLMError(
-                f"Every LLM call of this {run.method} search failed ({usage.failures}), so there is no answer, "
-                f"only the failures. Last error: {cause or 'unknown'}"
+                f"Every LLM call of this {run.method} search failed ({usage.failures}), so there is no "
+                f"answer, only the failures. Last error: {cause or 'unknown'}"
             )
         extra = {**(extra or {}), "failed_llm_calls": usage.failures}
     if citations is None:

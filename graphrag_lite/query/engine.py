@@ -23,6 +23,22 @@ if TYPE_CHECKING:
     from graphrag_lite.query.answerer import Answerer
 
 
+MIN_CONTEXT_TOKENS = 100
+
+
+def check_numbers(options: object) -> None:
+    """Clear errors for numbers no search can use (they used to be ignored, or to find nothing)."""
+    tokens = getattr(options, "context_tokens", None)
+    if tokens is not None and tokens < MIN_CONTEXT_TOKENS:
+        raise ConfigError(
+            f"The context budget must be at least {MIN_CONTEXT_TOKENS} tokens (got {tokens}): "
+            "--context-tokens / context_tokens."
+        )
+    level = getattr(options, "community_level", None)
+    if level is not None and level < 0:
+        raise ConfigError(f"The community level must be 0 or more (got {level}): --community-level.")
+
+
 @dataclass(frozen=True, kw_only=True)
 class LocalOptions:
     """``community_level`` picks the reports (default: the deepest); ``context_tokens`` replaces the
@@ -32,6 +48,9 @@ class LocalOptions:
     context_tokens: int | None = None
     history: Sequence[Message] | None = None
 
+    def __post_init__(self) -> None:
+        check_numbers(self)
+
 
 @dataclass(frozen=True, kw_only=True)
 class GlobalOptions:
@@ -39,6 +58,9 @@ class GlobalOptions:
 
     community_level: int | None = None
     context_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        check_numbers(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +72,9 @@ class DriftOptions:
     context_tokens: int | None = None
     history: Sequence[Message] | None = None
 
+    def __post_init__(self) -> None:
+        check_numbers(self)
+
 
 @dataclass(frozen=True, kw_only=True)
 class BasicOptions:
@@ -57,12 +82,18 @@ class BasicOptions:
 
     context_tokens: int | None = None
 
+    def __post_init__(self) -> None:
+        check_numbers(self)
+
 
 @dataclass(frozen=True, kw_only=True)
 class GraphOptions:
     """``context_tokens`` replaces the context budget."""
 
     context_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        check_numbers(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +105,7 @@ class LazyOptions:
     context_tokens: int | None = None
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if self.budget is not None and self.budget < 1:
             raise ConfigError(
                 f"The lazy search budget must be at least 1 relevance test (got {self.budget})."
@@ -155,12 +187,24 @@ def _engines() -> dict[type, Engine[Any]]:
     }
 
 
+def check_level(options: SearchOptions, data: IndexData) -> None:
+    """A community level the index does not have is an error, not an empty answer."""
+    level = getattr(options, "community_level", None)
+    if level is not None and level > data.max_level:
+        raise ConfigError(
+            f"Community level {level} does not exist in this index: its levels are 0 to {data.max_level} "
+            "(graphrag-lite stats lists them)."
+        )
+
+
 async def run_query(query: str, options: SearchOptions, env: QueryEnv) -> QueryResult:
     """The whole answer of the method ``options`` belongs to."""
+    check_level(options, env.data)
     return await _engines()[type(options)](query, options, env)
 
 
 def open_stream(query: str, options: SearchOptions, env: QueryEnv) -> AnswerStream:
     """The streamed answer: iterate for text deltas, then read ``.result``."""
+    check_level(options, env.data)
     engine = _engines()[type(options)]
     return AnswerStream(lambda emit: engine(query, options, env, emit))
