@@ -262,3 +262,22 @@ def test_index_without_communities_exports_without_community_attributes(index_di
     graph = nx.read_graphml(path)
     assert graph.number_of_nodes() == 30
     assert not any(key.startswith("community_level") for _, a in graph.nodes(data=True) for key in a)
+
+
+def test_export_and_viz_refuse_to_overwrite_a_named_file_without_force(index_dir: Path, tmp_path: Path) -> None:
+    from graphrag_lite.api.viz import write_viz
+    from graphrag_lite.errors import InputError
+
+    mine = tmp_path / "notes.graphml"
+    mine.write_text("my own file", encoding="utf-8")
+    with pytest.raises(InputError, match="--force"):
+        export_graph(index_dir, "graphml", mine)
+    assert mine.read_text(encoding="utf-8") == "my own file"
+    assert export_graph(index_dir, "graphml", mine, force=True) == [mine]
+    page = tmp_path / "page.html"
+    page.write_text("keep me", encoding="utf-8")
+    with pytest.raises(InputError, match="already exists"):
+        write_viz(index_dir, out=page)
+    assert page.read_text(encoding="utf-8") == "keep me"
+    export_graph(index_dir, "json")  # the default path inside output/ is ours: rewritten freely
+    export_graph(index_dir, "json")

@@ -183,11 +183,24 @@ def default_export_path(output_dir: Path, fmt: ExportFormat) -> Path:
     return Path(output_dir) / DEFAULT_NAMES[fmt]
 
 
-def export_graph(output_dir: Path, fmt: ExportFormat, out: Path | None = None) -> list[Path]:
+def refuse_overwrite(paths: list[Path], force: bool) -> None:
+    """A file the user named (not our default inside output/) is overwritten only with ``force``."""
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        raise InputError(
+            f"{existing[0]} already exists and was not written by this command here: pass --force "
+            "(force=True) to overwrite it, or choose another --out."
+        )
+
+
+def export_graph(
+    output_dir: Path, fmt: ExportFormat, out: Path | None = None, *, force: bool = False
+) -> list[Path]:
     """Write the graph of the index in ``output_dir`` as ``fmt``; returns the files written.
 
     ``out`` is a file for graphml/json and a folder for csv (nodes.csv + edges.csv); by default they go
-    into ``output_dir``. A missing index raises IndexNotFoundError naming the command to run.
+    into ``output_dir``. An existing ``out`` is overwritten only with ``force``. A missing index raises
+    IndexNotFoundError naming the command to run.
     """
     if fmt not in FORMATS:
         raise UnknownFormatError(f"Unknown export format '{fmt}': use one of {', '.join(FORMATS)}.")
@@ -195,6 +208,8 @@ def export_graph(output_dir: Path, fmt: ExportFormat, out: Path | None = None) -
     tables = load_graph_tables(IndexReader(output_dir))
     graph = export_graph_object(tables)
     target = Path(out) if out is not None else default_export_path(output_dir, fmt)
+    if out is not None:
+        refuse_overwrite([target / "nodes.csv", target / "edges.csv"] if fmt == "csv" else [target], force)
     if fmt == "graphml":
         paths = [export_graphml(flat_graph(graph), target)]
     elif fmt == "json":

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from graphrag_lite.api.export import community_of, load_graph_tables
+from graphrag_lite.api.export import community_of, load_graph_tables, refuse_overwrite
 from graphrag_lite.errors import GraphRAGError
 from graphrag_lite.store.atomic import atomic_write_text
 from graphrag_lite.store.ids import normalize_title
@@ -357,7 +357,12 @@ def render_html(data: dict[str, Any]) -> str:
 
 
 def write_viz(
-    output_dir: Path, out: Path | None = None, level: int | None = None, max_nodes: int = 500
+    output_dir: Path,
+    out: Path | None = None,
+    level: int | None = None,
+    max_nodes: int = 500,
+    *,
+    force: bool = False,
 ) -> Path:
     """Write the interactive HTML view of the index in ``output_dir``; returns its path.
 
@@ -367,6 +372,8 @@ def write_viz(
     """
     output_dir = Path(output_dir)
     target = Path(out) if out is not None else output_dir / DEFAULT_FILE_NAME
+    if out is not None:
+        refuse_overwrite([target], force)
     project = output_dir.resolve().parent.name
     data = build_viz_data(output_dir, level=level, max_nodes=max_nodes, title=f"{project} · graphrag-lite")
     atomic_write_text(target, render_html(data))

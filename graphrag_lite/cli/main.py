@@ -292,6 +292,7 @@ def export(
     root: RootOption = Path("."),
     fmt: Annotated[str, typer.Option("--format", help="graphml, json or csv.")] = "graphml",
     out: Annotated[Path | None, typer.Option(help="Output file (graphml/json) or folder (csv).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
 ) -> None:
     """Export the graph for Gephi, networkx or spreadsheets."""
     from graphrag_lite.api.export import export_graph
@@ -300,7 +301,7 @@ def export(
     try:
         if fmt not in ("graphml", "json", "csv"):
             raise GraphRAGError(f"Unknown format '{fmt}'. Use graphml, json or csv.")
-        paths = export_graph(load_settings(root).output_path, fmt, out)  # type: ignore[arg-type]
+        paths = export_graph(load_settings(root).output_path, fmt, out, force=force)  # type: ignore[arg-type]
     except GraphRAGError as exc:
         _fail(exc)
         return
@@ -314,13 +315,14 @@ def viz(
     level: Annotated[int | None, typer.Option(help="Community level used for colours.")] = None,
     out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
     max_nodes: Annotated[int, typer.Option(help="Draw the top N entities by degree (0 = all).")] = 500,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
 ) -> None:
     """Write a self-contained interactive HTML view of the graph."""
     from graphrag_lite.api.viz import write_viz
     from graphrag_lite.config import load_settings
 
     try:
-        path = write_viz(load_settings(root).output_path, out, level, max_nodes)
+        path = write_viz(load_settings(root).output_path, out, level, max_nodes, force=force)
     except GraphRAGError as exc:
         _fail(exc)
         return
