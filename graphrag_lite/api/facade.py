@@ -157,12 +157,17 @@ class GraphRAG:
         force: bool = False,
         show_progress: bool = False,
         progress: ProgressSink | None = None,
+        wait: bool = False,
     ) -> RunReport:
-        """Build or resume the index with the standard (LLM) or fast (offline) workflow."""
+        """Build or resume the index with the standard (LLM) or fast (offline) workflow. Another index or
+        update of the project raises IndexBusyError, or with ``wait`` is waited for."""
+        from graphrag_lite.store.lock import project_lock
+
         self.settings = self._with_method(method)
-        estimate = self.estimate().as_dict() if self._uses_llm() else None
-        runner = self._runner(self.settings.resolved_method, show_progress, progress)
-        report = await runner.run(force=force, estimate=estimate)
+        with project_lock(self.settings.output_path, wait=wait):
+            estimate = self.estimate().as_dict() if self._uses_llm() else None
+            runner = self._runner(self.settings.resolved_method, show_progress, progress)
+            report = await runner.run(force=force, estimate=estimate)
         self._forget_data()
         return report
 
@@ -173,11 +178,14 @@ class GraphRAG:
         force: bool = False,
         show_progress: bool = False,
         progress: ProgressSink | None = None,
+        wait: bool = False,
     ) -> RunReport:
-        return self._run(self.aindex(method, force=force, show_progress=show_progress, progress=progress))
+        return self._run(
+            self.aindex(method, force=force, show_progress=show_progress, progress=progress, wait=wait)
+        )
 
     async def aupdate(
-        self, *, show_progress: bool = False, progress: ProgressSink | None = None
+        self, *, show_progress: bool = False, progress: ProgressSink | None = None, wait: bool = False
     ) -> UpdateReport:
         """Bring the index in line with ``input/``: added, changed and deleted documents.
 
@@ -185,17 +193,21 @@ class GraphRAG:
         reports of changed communities are rewritten; community ids stay stable. See
         :mod:`graphrag_lite.workflows.update`.
         """
+        from graphrag_lite.store.lock import project_lock
         from graphrag_lite.workflows.update import indexed_workflow, update_index
 
-        workflow = indexed_workflow(self.settings)
-        self.settings = self.settings.model_copy(update={"method": workflow})
-        report = await update_index(self.settings, self._runner(workflow, show_progress, progress))
+        with project_lock(self.settings.output_path, wait=wait):
+            workflow = indexed_workflow(self.settings)
+            self.settings = self.settings.model_copy(update={"method": workflow})
+            report = await update_index(self.settings, self._runner(workflow, show_progress, progress))
         self._forget_data()
         return report
 
-    def update(self, *, show_progress: bool = False, progress: ProgressSink | None = None) -> UpdateReport:
+    def update(
+        self, *, show_progress: bool = False, progress: ProgressSink | None = None, wait: bool = False
+    ) -> UpdateReport:
         """``progress`` receives step starts, item counts and step ends (the server's job status)."""
-        return self._run(self.aupdate(show_progress=show_progress, progress=progress))
+        return self._run(self.aupdate(show_progress=show_progress, progress=progress, wait=wait))
 
     def _runner(
         self, workflow: str, show_progress: bool, progress: ProgressSink | None = None

@@ -116,6 +116,9 @@ def index(
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster to join (default RAY_ADDRESS, else a local Ray).")
     ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If another index or update runs on this project, wait for it.")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Build (or resume) the index: tables and stats.json in output/, vectors in output/lancedb."""
@@ -139,7 +142,7 @@ def index(
                 "No LLM configured: indexing offline with the fast method (spaCy + extractive reports).",
                 err=True,
             )
-        report = rag.index(method=chosen, force=force, show_progress=True)
+        report = rag.index(method=chosen, force=force, show_progress=True, wait=wait)
     except GraphRAGError as exc:
         _fail(exc)
         return
@@ -149,6 +152,9 @@ def index(
 @app.command()
 def update(
     root: RootOption = Path("."),
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If another index or update runs on this project, wait for it.")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Apply added, changed and deleted input documents without a full re-index.
@@ -162,7 +168,7 @@ def update(
     from graphrag_lite.cli.render import print_update_summary
 
     try:
-        report = GraphRAG(root).update(show_progress=True)
+        report = GraphRAG(root).update(show_progress=True, wait=wait)
     except GraphRAGError as exc:
         _fail(exc)
         return
