@@ -17,6 +17,7 @@ from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.query.basic.context import fuse, light_stem
 from graphrag_lite.query.citations import parse_cited_ids, strip_citations
 from graphrag_lite.query.extractive import Evidence, format_extractive, rank_evidence, split_sentences
+from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.names import EntityNameIndex
 from graphrag_lite.query.result import Citation, ContextRecords, QueryResult
 from graphrag_lite.query.sections import ContextIds, TableSection
@@ -172,3 +173,26 @@ def test_pack_skips_a_row_that_does_not_fit_and_takes_later_shorter_ones() -> No
     stubborn = TableSection(tokenizer, "Sources", ["id", "text"], 40)
     stubborn.pack([(f"x-{i}", [long_row]) for i in range(5)] + [("t-9", ["short"])], give_up_after=5)
     assert stubborn.record_ids == []
+
+
+def test_citation_markers_become_one_numbered_scheme(data: IndexData) -> None:
+    import re
+
+    from graphrag_lite.query.citations import number_citations
+    from graphrag_lite.query.sections import ContextIds
+
+    units = [u.id for u in data.text_units[:3]]
+    report = next(r for r in data.reports if r.level == 0)
+    ids = ContextIds()
+    ids.register("sources", units)
+    ids.register("reports", [report.id])
+    answer = (
+        "A [Data: Sources (1, 2)]. B [Data: Sources (2); Sources (3)]. C [Data: Reports (1)]. "
+        "D [Data: Sources (9)]."
+    )
+    text, numbers = number_citations(answer, ids, data, units)
+    assert text.startswith("A [1, 2]. B [2, 3]. C [")
+    assert text.endswith("D [Data: Sources (9)].")  # an id that resolves to nothing stays as written
+    assert numbers[:3] == units
+    cited = re.search(r"C \[([\d, ]+)\]", text)  # the report resolved to the source units it was built from
+    assert cited and all(1 <= int(n) <= len(numbers) for n in cited.group(1).split(", "))

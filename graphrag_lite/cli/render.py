@@ -139,7 +139,7 @@ def lazy_tree(trace: dict[str, Any]) -> Any:
 
 def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -> None:
     if answer:
-        _out.print(shown(result.answer))
+        _out.print(shown(result.numbered_answer or result.answer))
         _out.print()
     if show_tree and result.extra.get("tree"):
         from rich.tree import Tree
@@ -163,11 +163,15 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
             f"[yellow]{failed} of {result.llm_calls} LLM calls failed: this answer rests on the rest "
             "(run with -v to see why).[/]"
         )
-    sources = list(dict.fromkeys((c.where, c.text_unit_id) for c in result.citations))[:10]
-    if sources:
+    where = {c.text_unit_id: c.where for c in result.citations}
+    numbered = result.source_numbers
+    others = [u for u in dict.fromkeys(c.text_unit_id for c in result.citations) if u not in set(numbered)]
+    if numbered or others:
         _err.print("[dim]Sources:[/]")
-        for title, unit_id in sources:
-            _err.print(f"[dim]  {shown(title)} ({shown(unit_id)})[/]")
+        for number, unit_id in enumerate(numbered, start=1):
+            _err.print(f"[dim]  \\[{number}] {shown(where.get(unit_id, ''))} ({shown(unit_id)})[/]")
+        for unit_id in others[:10]:  # cited outside a marker (an extractive answer's own list)
+            _err.print(f"[dim]  {shown(where[unit_id])} ({shown(unit_id)})[/]")
     _err.print(
         f"[dim]{result.method} search, {result.llm_calls} LLM calls, "
         f"{result.prompt_tokens + result.completion_tokens:,} tokens, {result.duration_s:.2f} s[/]"

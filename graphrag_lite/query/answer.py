@@ -18,7 +18,7 @@ from typing import Any
 
 from graphrag_lite.errors import LLMError
 from graphrag_lite.models.base import ChatModel, Message, Usage, usage_scope
-from graphrag_lite.query.citations import parse_cited_ids, resolve_citations
+from graphrag_lite.query.citations import number_citations, parse_cited_ids, resolve_citations
 from graphrag_lite.query.index_data import IndexData
 from graphrag_lite.query.result import Citation, ContextRecords, QueryResult
 from graphrag_lite.query.sections import ContextIds
@@ -97,6 +97,7 @@ def finish(
         extra = {**(extra or {}), "failed_llm_calls": usage.failures}
     if citations is None:
         citations = resolve_citations(parse_cited_ids(answer), ids, data, records.text_units)
+    numbered, source_numbers = number_citations(answer, ids, data, records.text_units)
     return QueryResult(
         answer=answer,
         method=run.method,
@@ -109,6 +110,8 @@ def finish(
         duration_s=run.elapsed(),
         context_text=context_text,
         extra=extra or {},
+        numbered_answer=numbered,
+        source_numbers=source_numbers,
     )
 
 

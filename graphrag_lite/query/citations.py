@@ -34,6 +34,26 @@ def parse_cited_ids(answer: str) -> dict[str, list[str]]:
     return cited
 
 
+def number_citations(
+    answer: str, ids: ContextIds, data: IndexData, context_units: Sequence[str]
+) -> tuple[str, list[str]]:
+    """The answer with each ``[Data: …]`` marker replaced by the numbers of the text units it resolves to
+    (``[1, 3]``), numbered in order of first appearance, and those text-unit ids in number order. Whatever
+    a method cites (sources, entities, reports), the reader gets one scheme that matches the printed list."""
+    numbers: dict[str, int] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        cited = resolve_citations(parse_cited_ids(match.group(0)), ids, data, context_units)
+        found = []
+        for citation in cited:
+            numbers.setdefault(citation.text_unit_id, len(numbers) + 1)
+            found.append(numbers[citation.text_unit_id])
+        return "[" + ", ".join(str(n) for n in sorted(set(found))) + "]" if found else match.group(0)
+
+    text = _BLOCK.sub(renumber, answer)
+    return text, list(numbers)
+
+
 def strip_citations(text: str) -> str:
     """The text without ``[Data: ...]`` markers (for scoring and display of bare sentences)."""
     return " ".join(_BLOCK.sub("", text).split())

@@ -87,6 +87,8 @@ class QueryResult:
     duration_s: float = 0.0
     context_text: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    numbered_answer: str = ""  # the answer with [Data: …] markers as [1, 3]: numbers into source_numbers
+    source_numbers: list[str] = field(default_factory=list)  # text-unit ids; source n is item n - 1
 
     @property
     def document_titles(self) -> list[str]:
@@ -106,6 +108,8 @@ class QueryResult:
             "completion_tokens": self.completion_tokens,
             "duration_s": round(self.duration_s, 3),
             "extra": self.extra,
+            "numbered_answer": self.numbered_answer,
+            "source_numbers": self.source_numbers,
         }
         if include_context_text:
             data["context_text"] = self.context_text
