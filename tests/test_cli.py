@@ -118,3 +118,22 @@ def test_init_writes_the_env_file_for_its_owner_only(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["init", "--root", str(tmp_path / "p")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p" / ".env").stat().st_mode & 0o777 == 0o600
+
+
+def test_update_empties_an_index_only_with_allow_empty(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    (root / "input").mkdir(parents=True)
+    (root / "input" / "a.txt").write_text("Alice Smith met Bob Jones in London. Alice Smith likes Paris.\n")
+    offline = {"OPENAI_API_KEY": "", "GRAPHRAG_API_KEY": "", "GRAPHRAG_API_BASE": "", "OPENAI_BASE_URL": ""}
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", "--root", str(root)], env=offline).exit_code == 0
+    (root / "input" / "a.txt").unlink()
+    refused = runner.invoke(app, ["update", "--root", str(root)], env=offline)
+    assert refused.exit_code == 1 and "--allow-empty" in refused.output
+    emptied = runner.invoke(app, ["update", "--root", str(root), "--allow-empty"], env=offline)
+    assert emptied.exit_code == 0, emptied.output
+    assert "1 deleted" in emptied.output
+    answer = runner.invoke(
+        app, ["query", "Who did Alice meet?", "--root", str(root), "--method", "basic"], env=offline
+    )
+    assert answer.exit_code == 0 and "London" not in answer.output

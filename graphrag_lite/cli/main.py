@@ -152,6 +152,14 @@ def index(
 @app.command()
 def update(
     root: RootOption = Path("."),
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Accept an input folder with no documents: every indexed document is removed. Without it, "
+            "an empty folder is an error (a wrong path must not empty an index).",
+        ),
+    ] = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="If another index or update runs on this project, wait for it.")
     ] = False,
@@ -168,7 +176,8 @@ def update(
     from graphrag_lite.cli.render import print_update_summary
 
     try:
-        report = GraphRAG(root).update(show_progress=True, wait=wait)
+        overrides = {"input.allow_empty": True} if allow_empty else None
+        report = GraphRAG(root, overrides=overrides).update(show_progress=True, wait=wait)
     except GraphRAGError as exc:
         _fail(exc)
         return

@@ -152,6 +152,11 @@ class InputSettings(_Section):
     )
     encoding: str | None = Field(None, description="Force an encoding; by default it is detected per file.")
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped with a message.")
+    allow_empty: bool = Field(
+        False,
+        description="Accept an input folder with no usable document (update --allow-empty): the index then "
+        "holds no documents. Off, an empty folder is an error, so a mistaken path never empties an index.",
+    )
     strip_boilerplate: bool = Field(
         True,
         description="Index only the text between Project Gutenberg's START and END markers in .txt/.md files "

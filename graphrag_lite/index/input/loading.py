@@ -130,7 +130,7 @@ def load_documents(settings: Settings) -> LoadResult:
     for skipped in result.skipped:  # names that are not UTF-8 must still print and go into stats.json
         skipped.path = printable_path(skipped.path)
     result.documents = [doc for _, _, doc in keyed]
-    if not result.documents:
+    if not result.documents and not settings.input.allow_empty:
         raise InputError(_nothing_usable_message(root, result))
     return result
 
@@ -668,7 +668,8 @@ def _nothing_usable_message(root: Path, result: LoadResult) -> str:
         return (
             f"The input folder {root} has no files. Put documents there (.txt, .md, .pdf, .docx, .pptx, "
             ".html, .csv, .jsonl; "
-            "subfolders are read too), or set input.dir to the folder that holds them."
+            "subfolders are read too), or set input.dir to the folder that holds them. To remove every "
+            "document from an existing index on purpose, run `graphrag-lite update --allow-empty`."
         )
     kinds = Counter(s.kind or s.reason for s in result.skipped)
     top = "; ".join(f"{kind} ({n})" for kind, n in kinds.most_common(5))
