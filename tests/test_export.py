@@ -264,7 +264,9 @@ def test_index_without_communities_exports_without_community_attributes(index_di
     assert not any(key.startswith("community_level") for _, a in graph.nodes(data=True) for key in a)
 
 
-def test_export_and_viz_refuse_to_overwrite_a_named_file_without_force(index_dir: Path, tmp_path: Path) -> None:
+def test_export_and_viz_refuse_to_overwrite_a_named_file_without_force(
+    index_dir: Path, tmp_path: Path
+) -> None:
     from graphrag_lite.api.viz import write_viz
     from graphrag_lite.errors import InputError
 
