@@ -183,16 +183,25 @@ def read_pdf(data: bytes) -> Extracted:
     return out
 
 
-def read_docx(data: bytes) -> Extracted:
-    docx = _need("docx")
+def _open_office(opener: Any, data: bytes, kind: str, app: str) -> Any:
+    """A DOCX / PPTX document object, or FormatError for a damaged file."""
     try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception as exc:
+        return opener(io.BytesIO(data))
+    except Exception as exc:  # zip, XML and python-docx/pptx errors alike
         raise FormatError(
-            "damaged file",
-            f"the DOCX cannot be read: {exc}",
-            "re-save it from Word or LibreOffice, or remove it",
+            "damaged file", f"the {kind} cannot be read: {exc}", f"re-save it from {app} or LibreOffice"
         ) from exc
+
+
+def _office_meta(out: Extracted, props: Any) -> Extracted:
+    """Title, author and creation date of a DOCX / PPTX (its core properties)."""
+    out.metadata = _clean_meta({"title": props.title, "author": props.author, "date": props.created})
+    out.title = out.metadata.get("title")
+    return out
+
+
+def read_docx(data: bytes) -> Extracted:
+    document = _open_office(_need("docx").Document, data, "DOCX", "Word")
     builder = _Builder()
     for paragraph in document.paragraphs:
         style = paragraph.style.name if paragraph.style is not None else ""
@@ -205,21 +214,11 @@ def read_docx(data: bytes) -> Extracted:
     for table in document.tables:
         for row in table.rows:
             builder.add(" | ".join(cell.text.strip() for cell in row.cells))
-    props = document.core_properties
-    out = builder.done()
-    out.metadata = _clean_meta({"title": props.title, "author": props.author, "date": props.created})
-    out.title = out.metadata.get("title")
-    return out
+    return _office_meta(builder.done(), document.core_properties)
 
 
 def read_pptx(data: bytes) -> Extracted:
-    pptx = _need("pptx")
-    try:
-        presentation = pptx.Presentation(io.BytesIO(data))
-    except Exception as exc:
-        raise FormatError(
-            "damaged file", f"the PPTX cannot be read: {exc}", "re-save it from PowerPoint or LibreOffice"
-        ) from exc
+    presentation = _open_office(_need("pptx").Presentation, data, "PPTX", "PowerPoint")
     builder = _Builder()
     for slide in presentation.slides:
         builder.page()
@@ -229,11 +228,8 @@ def read_pptx(data: bytes) -> Extracted:
         for shape in slide.shapes:
             if shape is not title_shape and shape.has_text_frame:
                 builder.add(shape.text_frame.text)
-    props = presentation.core_properties
-    out = builder.done()
-    out.metadata = _clean_meta({"title": props.title, "author": props.author, "date": props.created})
+    out = _office_meta(builder.done(), presentation.core_properties)
     out.metadata["pages"] = str(len(out.page_starts))
-    out.title = out.metadata.get("title")
     return out
 
 
