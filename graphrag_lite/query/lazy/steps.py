@@ -132,6 +132,13 @@ class LLMLazySteps:
             reply = await self.chat.chat(messages, json_mode=self.settings.llm.json_mode)
         return parse_json_object(reply.text)
 
+    async def _ask_list(self, system: str, query: str, key: str) -> list[object]:
+        """The list under ``key`` of the model's JSON reply; ValueError when the reply has none."""
+        raw = (await self._ask_json(system, query)).get(key)
+        if not isinstance(raw, list):
+            raise ValueError(f"the reply has no '{key}' list")
+        return raw
+
     async def subqueries(self, query: str) -> list[str]:
         wanted = self.settings.query.lazy.subqueries
         if wanted == 0:
@@ -155,9 +162,7 @@ class LLMLazySteps:
             passages=sources_table(visit.unit_ids, numbers, self.data),
         )
         try:
-            raw = (await self._ask_json(system, query)).get("relevant")
-            if not isinstance(raw, list):
-                raise ValueError("the reply has no 'relevant' list")
+            raw = await self._ask_list(system, query, "relevant")
         except (ValueError, LLMError) as exc:
             visit.failed = True
             log.warning("lazy search: a relevance test of %d units failed (%s)", len(visit.unit_ids), exc)
@@ -173,9 +178,7 @@ class LLMLazySteps:
             passages=sources_table(group.unit_ids, numbers, self.data),
         )
         try:
-            raw = (await self._ask_json(system, query)).get("claims")
-            if not isinstance(raw, list):
-                raise ValueError("the reply has no 'claims' list")
+            raw = await self._ask_list(system, query, "claims")
         except (ValueError, LLMError) as exc:
             log.warning("lazy search: a claims call over %d units failed (%s)", len(group.unit_ids), exc)
             return []
