@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[dev,server,ray]"
+	$(BIN)/pip install --quiet -e ".[dev,server,ray,s3]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

@@ -64,6 +64,8 @@ INERT = {
     "nlp.batch_size",
     "nlp.n_process",
     "executor.kind",  # where items run: the same results locally and on Ray
+    "storage.base_dir",  # where the finished index is published: the same tables either way
+    "storage.keep_versions",
     "executor.ray_address",
     "executor.batch_size",
     "executor.max_in_flight",

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -161,10 +161,8 @@ class GraphRAG:
     ) -> RunReport:
         """Build or resume the index with the standard (LLM) or fast (offline) workflow. Another index or
         update of the project raises IndexBusyError, or with ``wait`` is waited for."""
-        from graphrag_lite.store.lock import project_lock
-
         self.settings = self._with_method(method)
-        with project_lock(self.settings.output_path, wait=wait):
+        with self._index_run(wait):
             estimate = self.estimate().as_dict() if self._uses_llm() else None
             runner = self._runner(self.settings.resolved_method, show_progress, progress)
             report = await runner.run(force=force, estimate=estimate)
@@ -193,10 +191,9 @@ class GraphRAG:
         reports of changed communities are rewritten; community ids stay stable. See
         :mod:`graphrag_lite.workflows.update`.
         """
-        from graphrag_lite.store.lock import project_lock
         from graphrag_lite.workflows.update import indexed_workflow, update_index
 
-        with project_lock(self.settings.output_path, wait=wait):
+        with self._index_run(wait):
             workflow = indexed_workflow(self.settings)
             self.settings = self.settings.model_copy(update={"method": workflow})
             report = await update_index(self.settings, self._runner(workflow, show_progress, progress))
@@ -208,6 +205,20 @@ class GraphRAG:
     ) -> UpdateReport:
         """``progress`` receives step starts, item counts and step ends (the server's job status)."""
         return self._run(self.aupdate(show_progress=show_progress, progress=progress, wait=wait))
+
+    @contextlib.contextmanager
+    def _index_run(self, wait: bool) -> Iterator[None]:
+        """What every index or update runs inside: the project lock, and with ``storage.base_dir`` the pull
+        of the published version before and its publication after (store/objectstore.py)."""
+        from graphrag_lite.store.lock import project_lock
+        from graphrag_lite.store.objectstore import publishing
+
+        storage = self.settings.storage
+        with (
+            project_lock(self.settings.output_path, wait=wait),
+            publishing(storage.base_dir, self.settings.output_path, storage.keep_versions),
+        ):
+            yield
 
     def _runner(
         self, workflow: str, show_progress: bool, progress: ProgressSink | None = None

@@ -13,7 +13,7 @@ from graphrag_lite.store.reader import IndexReader
 def index_summary(settings: Settings) -> dict[str, Any]:
     """Row counts, community sizes per level, the top entities, LLM cost, the last update, failed items and
     skipped input files. Raises IndexNotFoundError (with what to run) when there is no index."""
-    reader = IndexReader(settings.output_path, settings.root)
+    reader = IndexReader(settings.index_location, settings.root)
     reader.require(("entities",))
     summary: dict[str, Any] = {"tables": {n: len(reader.frame(n)) for n in TABLE_NAMES if reader.has(n)}}
     entities = reader.frame("entities")

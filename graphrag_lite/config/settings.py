@@ -471,6 +471,32 @@ class ExecutorSettings(_Section):
     max_in_flight: int = Field(8, ge=1, description="Ray tasks submitted at a time (back-pressure).")
 
 
+class StorageSettings(_Section):
+    """Where the index is kept (docs/scale-out.md). Credentials come from the environment only."""
+
+    base_dir: str = Field(
+        "",
+        description="Object-store URI the index is published to and read from (s3://bucket/prefix, gs://, "
+        "az://, file://); empty: the local output_dir only. output_dir stays the local working copy.",
+    )
+    keep_versions: int = Field(
+        3,
+        ge=2,
+        description="Published versions kept in the store, so a reader of the previous one can finish.",
+    )
+
+    @field_validator("base_dir")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and "://" not in value:
+            raise ValueError(
+                f"'{value}' is not a URI: use s3://bucket/prefix (or gs://, az://, file:///abs/path), or "
+                "leave storage.base_dir empty to keep the index in output_dir"
+            )
+        return value
+
+
 class Settings(_Section):
     """All settings of one project. ``root`` is where settings.yaml lives; paths resolve against it."""
 
@@ -492,6 +518,7 @@ class Settings(_Section):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     # -- resolved paths -------------------------------------------------------------------------------
     def _resolve(self, path: Path) -> Path:
@@ -500,6 +527,12 @@ class Settings(_Section):
     @property
     def output_path(self) -> Path:
         return self._resolve(self.output_dir)
+
+    @property
+    def index_location(self) -> Path | str:
+        """Where queries read the index: the object-store URI when ``storage.base_dir`` is set, else the
+        local output folder."""
+        return self.storage.base_dir or self.output_path
 
     @property
     def input_path(self) -> Path:

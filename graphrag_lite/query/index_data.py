@@ -53,7 +53,7 @@ class IndexData:
     @classmethod
     def load(cls, settings: Settings) -> IndexData:
         """Read the index under ``settings.output_path``; say what to run when it is missing or partial."""
-        reader = IndexReader(settings.output_path, settings.root)
+        reader = IndexReader(settings.index_location, settings.root)
         reader.require(TABLE_NAMES)
         tables = {name: reader.records(name) for name in TABLE_NAMES}
         return cls(

@@ -107,7 +107,7 @@ def create_app(options: ServerOptions) -> FastAPI:
         return {
             "status": "ok",
             "version": __version__,
-            "index": IndexReader(rag.settings.output_path, rag.settings.root).has("entities"),
+            "index": IndexReader(rag.settings.index_location, rag.settings.root).has("entities"),
             "job": running.id if running else None,
         }
 

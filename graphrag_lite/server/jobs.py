@@ -103,7 +103,7 @@ class Jobs:
         """Start indexing (or updating) the project in the background; the job to poll."""
         with self._lock:
             self.reserve()
-            has_index = IndexReader(self.rag.settings.output_path, self.root).has("entities")
+            has_index = IndexReader(self.rag.settings.index_location, self.root).has("entities")
             job = Job(uuid.uuid4().hex[:12], "update" if has_index else "index", files)
             self.jobs[job.id] = job
         if has_index:

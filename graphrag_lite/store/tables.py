@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -33,6 +33,9 @@ from graphrag_lite.store.records import (
     TextUnit,
     UnitContext,
 )
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 RECORD_TYPES: dict[str, type] = {
     "documents": Document,
@@ -302,21 +305,34 @@ def write_table(output_dir: Path | str, name: str, data: Sequence[Any] | pa.Tabl
     return path
 
 
-def read_arrow(output_dir: Path | str, name: str) -> pa.Table:
-    """The table as Arrow with its exact schema. Missing: IndexNotFoundError; unreadable: StorageError."""
+def read_arrow(
+    output_dir: Path | str, name: str, *, filesystem: AbstractFileSystem | None = None
+) -> pa.Table:
+    """The table as Arrow with its exact schema. Missing: IndexNotFoundError; unreadable: StorageError.
+
+    With ``filesystem`` (an fsspec filesystem), ``output_dir`` is a path in it (an object-store version)."""
     _check_name(name)
-    directory = Path(output_dir)
-    path = table_path(directory, name)
-    root = project_root(directory)
-    if not path.is_file():
-        raise IndexNotFoundError(f"{path} not found: run `graphrag-lite index --root {root}` first.")
-    advice = f"re-run `graphrag-lite index --root {root} --force` to rebuild it"
+    if filesystem is not None:
+        where = f"{str(output_dir).rstrip('/')}/{name}.parquet"
+        shown = filesystem.unstrip_protocol(where)
+        if not filesystem.exists(where):
+            raise IndexNotFoundError(f"{shown} not found: the published index lacks table '{name}'.")
+        advice = "publish the index again (`graphrag-lite index --force` with storage.base_dir set)"
+        source: Path | str = where
+    else:
+        directory = Path(output_dir)
+        path = table_path(directory, name)
+        shown, source = str(path), path
+        root = project_root(directory)
+        if not path.is_file():
+            raise IndexNotFoundError(f"{path} not found: run `graphrag-lite index --root {root}` first.")
+        advice = f"re-run `graphrag-lite index --root {root} --force` to rebuild it"
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(source, filesystem=filesystem)
     except (pa.ArrowException, OSError) as exc:
-        raise StorageError(f"{path} is not a readable Parquet file ({exc}): {advice}.") from exc
+        raise StorageError(f"{shown} is not a readable Parquet file ({exc}): {advice}.") from exc
     try:
-        return _conform(name, table, str(path))
+        return _conform(name, table, shown)
     except StorageError as exc:
         raise StorageError(f"{exc} To fix it, {advice}.") from exc
 

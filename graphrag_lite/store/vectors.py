@@ -65,10 +65,13 @@ def _checked_rows(
 
 
 class VectorStore:
-    """Named vector tables under ``db_dir`` (created on first write)."""
+    """Named vector tables under ``db_dir`` (created on first write). ``db_dir`` may be an object-store URI
+    (``s3://...``): LanceDB then reads it with its own object-store client, credentials from the
+    environment."""
 
     def __init__(self, db_dir: Path | str) -> None:
-        self.db_dir = Path(db_dir)
+        self.remote = isinstance(db_dir, str) and "://" in db_dir
+        self.db_dir: Path | str = db_dir if self.remote else Path(db_dir)
         self._db: Any = None
 
     # -- connection -------------------------------------------------------------------------------------
@@ -76,10 +79,13 @@ class VectorStore:
         if self._db is None:
             import lancedb
 
-            self.db_dir.mkdir(parents=True, exist_ok=True)
+            if isinstance(self.db_dir, Path):
+                self.db_dir.mkdir(parents=True, exist_ok=True)
             # Consistency interval 0: every read sees the latest version, even one written by another
             # VectorStore or process (costs well under a millisecond per query).
-            self._db = lancedb.connect(self.db_dir, read_consistency_interval=timedelta(0))
+            # A published version never changes: no re-check against the store.
+            interval = None if self.remote else timedelta(0)
+            self._db = lancedb.connect(self.db_dir, read_consistency_interval=interval)
         return self._db
 
     def _open(self, table: str) -> Any:
@@ -95,7 +101,7 @@ class VectorStore:
 
     def tables(self) -> list[str]:
         """Names of the tables, sorted (an empty list when the folder does not exist yet)."""
-        if not self.db_dir.is_dir():
+        if isinstance(self.db_dir, Path) and not self.db_dir.is_dir():
             return []
         names: list[str] = []
         token: str | None = None
