@@ -69,8 +69,10 @@ def test_index_query_and_update_through_s3(s3_env: S3Server, tmp_path: Path) -> 
     writer = _project(tmp_path / "writer", uri, {"a.txt": PARTS[0], "b.txt": PARTS[1]})
     with GraphRAG(writer, settings=offline_settings(writer)) as rag:
         rag.index(method="fast")
+        published = rag.published
     store = ObjectStoreIndex(uri)
     first = store.require()
+    assert published == first
     assert "entities.parquet" in first.files and "lancedb/.complete" in first.files
 
     # Another machine: same settings, no local index at all; it reads tables and vectors from S3.

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from graphrag_lite.query.engine import QueryEnv, SearchOptions
     from graphrag_lite.query.filters import FilterSpec
     from graphrag_lite.query.index_data import IndexData
+    from graphrag_lite.store.objectstore import Manifest
     from graphrag_lite.workflows.estimate import CostEstimate
     from graphrag_lite.workflows.progress import ProgressSink
 
@@ -53,6 +54,7 @@ class GraphRAG:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self.last_result: QueryResult | None = None
+        self.published: Manifest | None = None  # the version the last index/update published (storage)
 
     # -- models ----------------------------------------------------------------------------------------
     @property
@@ -211,14 +213,16 @@ class GraphRAG:
         """What every index or update runs inside: the project lock, and with ``storage.base_dir`` the pull
         of the published version before and its publication after (store/objectstore.py)."""
         from graphrag_lite.store.lock import project_lock
-        from graphrag_lite.store.objectstore import publishing
+        from graphrag_lite.store.objectstore import ObjectStoreIndex
 
-        storage = self.settings.storage
-        with (
-            project_lock(self.settings.output_path, wait=wait),
-            publishing(storage.base_dir, self.settings.output_path, storage.keep_versions),
-        ):
+        storage, output = self.settings.storage, self.settings.output_path
+        with project_lock(output, wait=wait):
+            store = ObjectStoreIndex(storage.base_dir) if storage.base_dir else None
+            if store is not None:
+                store.pull(output)
             yield
+            if store is not None:  # only a run that ended without error is published
+                self.published = store.publish(output, storage.keep_versions)
 
     def _runner(
         self, workflow: str, show_progress: bool, progress: ProgressSink | None = None

@@ -8,12 +8,15 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from graphrag_lite.errors import CAP_MARKER, GraphRAGError, NotBuiltYetError
 from graphrag_lite.workflows.progress import not_in_summary
+
+if TYPE_CHECKING:
+    from graphrag_lite.api.facade import GraphRAG
 
 app = typer.Typer(
     name="graphrag-lite",
@@ -147,6 +150,12 @@ def index(
         _fail(exc)
         return
     print_index_summary(report)
+    _say_published(rag)
+
+
+def _say_published(rag: GraphRAG) -> None:
+    if rag.published is not None:
+        typer.echo(f"published version {rag.published.version} to {rag.settings.storage.base_dir}")
 
 
 @app.command()
@@ -177,11 +186,13 @@ def update(
 
     try:
         overrides = {"input.allow_empty": True} if allow_empty else None
-        report = GraphRAG(root, overrides=overrides).update(show_progress=True, wait=wait)
+        rag = GraphRAG(root, overrides=overrides)
+        report = rag.update(show_progress=True, wait=wait)
     except GraphRAGError as exc:
         _fail(exc)
         return
     print_update_summary(report)
+    _say_published(rag)
 
 
 @app.command()

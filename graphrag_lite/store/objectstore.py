@@ -19,13 +19,11 @@ settings file. LanceDB opens the vectors of a version with its own object-store 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,17 +258,3 @@ class ObjectStoreIndex:
             except Exception as exc:  # a later publish prunes it again
                 log.warning("could not delete old version %s: %s", self.version_uri(version), exc)
         return gone
-
-
-@contextlib.contextmanager
-def publishing(base_dir: str, output: Path, keep: int) -> Iterator[Manifest | None]:
-    """Around an index or update run: bring the working copy ``output`` to the published version first, and
-    publish it when the run ends without error (a failed run leaves its work in ``output`` to resume).
-    With an empty ``base_dir`` (no object store) it does nothing."""
-    if not base_dir:
-        yield None
-        return
-    store = ObjectStoreIndex(base_dir)
-    pulled = store.pull(output)
-    yield pulled
-    store.publish(output, keep)
