@@ -110,3 +110,24 @@ async def test_item_runner_reuses_memoised_items_and_retries_only_failures() -> 
     assert memo.get(memo_key("item", "c")) is None, (
         "a failed item is not memoised, so the next run retries it"
     )
+
+
+def test_a_mid_step_checkpoint_keeps_previous_entries_for_a_resumed_run(tmp_path: Path) -> None:
+    path = tmp_path / "memo.parquet"
+    first = ItemMemo()
+    first.put("a", 1)
+    first.put("b", 2)
+    first.save(path, "salt")
+    # The next run has used "a" and made "c" when it is killed: a checkpoint must still hold "b",
+    # which the rest of the step would have reused.
+    memo = ItemMemo.load(path, "salt")
+    memo.checkpoint_to(path, "salt", interval_s=3600)
+    assert memo.get("a") == 1
+    memo.put("c", 3)
+    assert not memo.checkpoint()  # not due yet: checkpoints are throttled
+    assert memo.checkpoint(now=True)
+    resumed = ItemMemo.load(path, "salt")
+    assert (resumed.get("a"), resumed.get("b"), resumed.get("c")) == (1, 2, 3)
+    # The step's own end still saves only what the run used or made.
+    memo.save(path, "salt")
+    assert ItemMemo.load(path, "salt").get("b") is None

@@ -13,12 +13,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from conftest import TEST_API_KEY
 from query_fixtures import offline_settings
 from support.projects import write_project
+from support.server import TestLLMServer
 
 from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.config import load_settings
-from graphrag_lite.index.executor import LocalExecutor, RayExecutor
+from graphrag_lite.index.executor import LocalExecutor, RateLimiter, RayExecutor
 from graphrag_lite.store.tables import read_records
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
@@ -95,3 +97,56 @@ def test_local_executor_and_settings() -> None:
     assert list(LocalExecutor().map(lambda b: [x + 1 for x in b], [[1], [2, 3]])) == [(0, [2]), (1, [3, 4])]
     settings = load_settings(Path(__file__).parent, {"executor.kind": "ray", "executor.ray_address": "auto"})
     assert settings.executor.kind == "ray" and settings.executor.ray_address == "auto"
+
+
+def test_the_rate_limiter_spaces_requests_for_every_worker() -> None:
+    now = [100.0]
+    limiter = RateLimiter(requests_per_minute=60, tokens_per_minute=600, clock=lambda: now[0])
+    assert limiter.reserve(5) == 0.0  # the first request goes at once
+    assert limiter.reserve(5) == pytest.approx(1.0)  # 60 per minute: one a second
+    assert limiter.reserve(300) == pytest.approx(2.0)
+    assert limiter.reserve(5) == pytest.approx(32.0)  # 300 tokens used half a minute of 600 per minute
+    now[0] += 100.0
+    assert limiter.reserve(5) == 0.0  # an idle limiter does not save up a burst
+    assert limiter.count() == 5
+
+
+def _standard_project(root: Path, server: TestLLMServer, executor: str) -> Path:
+    text = EXCERPT.read_text(encoding="utf-8")[:20_000]
+    return write_project(
+        root,
+        {"carol.txt": text},
+        f"llm:\n  api_base: {server.base_url}\n  model: test-model\n  request_timeout: 10\n"
+        f"  requests_per_minute: {RPM}\nexecutor:\n  kind: {executor}\n  batch_size: 4\n",
+    )
+
+
+def _extraction(kind: str) -> bool:
+    return kind.startswith("extraction") and "Description merge" not in kind
+
+
+RPM = 400  # 0.15 s between requests: slow enough to see, fast enough for the suite
+
+
+def test_llm_extraction_on_ray_equals_local_and_keeps_the_rate_limit(
+    local_ray: None, llm_server: TestLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRAPHRAG_API_KEY", TEST_API_KEY)
+    built = {}
+    for kind in ("local", "ray"):
+        root = _standard_project(tmp_path / kind, llm_server, kind)
+        started = time.time()
+        with GraphRAG(root) as rag:
+            report = rag.index(method="standard")
+        step = next(s for s in report.steps if s.name == "extract_graph")
+        assert step.stats["executor"] == kind and not step.failures
+        # the extraction step's requests (the reply module also answers the description summaries)
+        calls = [e for e in llm_server.log if e.timestamp >= started and _extraction(e.kind)]
+        assert len(calls) >= 4
+        if kind == "ray":
+            # Every worker waited for its slot from the shared limiter: the last request cannot have come
+            # before (n - 1) slots passed (a lower bound: load only makes it later). The local limiter
+            # (aiolimiter) allows a burst up to the per-minute rate instead.
+            assert max(e.timestamp for e in calls) - started >= (len(calls) - 1) * 60 / RPM - 0.05
+        built[kind] = _tables(root / "output")
+    assert built["ray"] == built["local"]

@@ -62,6 +62,7 @@ class ItemRunner:
                 outcome = await compute()
             if outcome.failure is None:
                 self.memo.put(key, encode(outcome.value), calls=spent.llm_calls + spent.cache_hits)
+                self.memo.checkpoint()
             else:
                 self.failures[item] = outcome.failure
             return outcome.value

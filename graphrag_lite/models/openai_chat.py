@@ -138,6 +138,9 @@ class OpenAIEndpoint:
         self.timeout, self.max_retries = llm.request_timeout, llm.max_retries
         self.concurrency, self.rate_caps = concurrency, rate_caps
         self._key = api_key.get_secret_value() if api_key is not None else None
+        # A limit shared with other processes (the Ray rate-limiter actor): awaited with the prompt's token
+        # count before every request, after this process's own limits.
+        self.gate: Callable[[int], Awaitable[None]] | None = None
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopState] = (
             weakref.WeakKeyDictionary()
         )
@@ -333,6 +336,8 @@ class OpenAIChat(OpenAIEndpoint):
                     await state.requests.acquire()
                 if state.tokens is not None:
                     await state.tokens.acquire(min(max(self._count(msgs), 1), state.tokens.max_rate))
+                if self.gate is not None:
+                    await self.gate(self._count(msgs))
                 yield state
         except CapReached:
             raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -53,6 +54,24 @@ class ItemMemo:
         self.reused = 0
         self.computed = 0
         self.calls_saved = 0
+        self._sink: tuple[Path, str] | None = None
+        self._interval_s = 0.0
+        self._last_checkpoint = 0.0
+
+    def checkpoint_to(self, path: Path, salt: str, interval_s: float = 10.0) -> None:
+        """Let :meth:`checkpoint` save to ``path`` at most every ``interval_s`` seconds."""
+        self._sink, self._interval_s = (path, salt), interval_s
+        self._last_checkpoint = time.monotonic()
+
+    def checkpoint(self, *, now: bool = False) -> bool:
+        """Save mid-step (when due, or ``now``), so a run killed later resumes with what was done so far:
+        previous entries not used yet are kept too, since the rest of the step may still use them."""
+        if self._sink is None or not (now or time.monotonic() - self._last_checkpoint >= self._interval_s):
+            return False
+        merged = {**self._previous, **self._kept}
+        self._write(self._sink[0], self._sink[1], merged)
+        self._last_checkpoint = time.monotonic()
+        return True
 
     def get(self, key: str) -> Any | None:
         """The previous result for ``key`` (decoded JSON), or None; a hit is kept for the next run."""
@@ -94,12 +113,16 @@ class ItemMemo:
 
     def save(self, path: Path, salt: str) -> None:
         """Write this run's entries (used or made), sorted by key so equal memos give equal files."""
-        keys = sorted(self._kept)
+        self._write(path, salt, self._kept)
+
+    @staticmethod
+    def _write(path: Path, salt: str, entries: dict[str, _Entry]) -> None:
+        keys = sorted(entries)
         table = pa.table(
             {
                 "key": keys,
-                "value": [self._kept[k].value for k in keys],
-                "calls": [self._kept[k].calls for k in keys],
+                "value": [entries[k].value for k in keys],
+                "calls": [entries[k].calls for k in keys],
             },
             schema=_SCHEMA.with_metadata({_SALT: salt.encode()}),
         )

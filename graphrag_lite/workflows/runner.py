@@ -276,6 +276,7 @@ class WorkflowRunner:
                     self.progress.step_finished(step.name, "unchanged, skipped")
                     continue
                 memo = ItemMemo() if force else ItemMemo.load(self._memo_path(step), config_key)
+                memo.checkpoint_to(self._memo_path(step), config_key)
                 try:
                     report = await self._run_step(step, index, count, memo, mode, config_key)
                 except GraphRAGError as exc:  # e.g. "0 entities": every request was refused

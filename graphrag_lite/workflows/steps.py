@@ -113,15 +113,24 @@ async def contextualize_units(ctx: StepContext) -> Tables:
     prompts=("extract_graph", "extract_graph_continue"),
 )
 async def extract_graph(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.executor import executor_for
     from graphrag_lite.index.extract.llm import extract_graph as extract
     from graphrag_lite.index.graph.merge import merge_graph
 
     _require_llm(ctx)
     assert ctx.chat is not None
     text_units = ctx.read("work/text_units")
+    executor = executor_for(ctx.settings.executor)
     result = await extract(
-        text_units, ctx.chat, ctx.settings, ctx.settings.root, on_progress=ctx.on_progress(), memo=ctx.memo
+        text_units,
+        ctx.chat,
+        ctx.settings,
+        ctx.settings.root,
+        on_progress=ctx.on_progress(),
+        memo=ctx.memo,
+        executor=executor,
     )
+    ctx.stats["executor"] = executor.name
     for unit_id, reason in result.failed_units + result.partial_units:
         ctx.fail(unit_id, reason)
     if text_units and not result.entities:

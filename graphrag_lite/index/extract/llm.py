@@ -18,16 +18,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graphrag_lite.config.prompts import fill, load_prompt
-from graphrag_lite.config.settings import Settings
+from graphrag_lite.config.settings import LLMSettings, Settings
 from graphrag_lite.errors import LLMError
 from graphrag_lite.index.extract.records import ParsedRecords, RawEntity, RawRelationship, parse_records
 from graphrag_lite.index.items import ItemRunner, Outcome, ProgressCallback
-from graphrag_lite.models.base import ChatModel, forget_replies
+from graphrag_lite.models.base import ChatModel, Usage, UsageMeter, forget_replies, item_usage
 from graphrag_lite.store.ids import normalize_title
 from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import TextUnit
+
+if TYPE_CHECKING:
+    from graphrag_lite.index.executor import Executor, Gate
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +237,71 @@ def _load_prompts(settings: Settings, project_root: Path | None) -> _Prompts:
     )
 
 
+@dataclass(frozen=True)
+class UnitBatchJob:
+    """Extraction of one batch of text units in another process (a Ray task), with everything it needs.
+
+    The worker makes its own client (no LLM cache: results go back to the driver, which memoises them per
+    batch) and waits on the shared ``gate`` before every request instead of its own rate caps. The API key
+    travels with the task's arguments."""
+
+    llm: LLMSettings
+    prompts: _Prompts
+    max_gleanings: int
+    gate: Gate | None = None
+
+    def __call__(self, units: list[TextUnit]) -> list[tuple[_UnitResult, Usage]]:
+        return asyncio.run(self._run(units))
+
+    async def _run(self, units: list[TextUnit]) -> list[tuple[_UnitResult, Usage]]:
+        from graphrag_lite.models.openai_chat import OpenAIChat
+
+        llm = self.llm
+        if self.gate is not None:
+            llm = llm.model_copy(update={"requests_per_minute": None, "tokens_per_minute": None})
+        meter = UsageMeter()
+        chat = OpenAIChat(llm, None, meter)
+        chat.gate = self.gate
+
+        async def one(unit: TextUnit) -> tuple[_UnitResult, Usage]:
+            with item_usage(meter, unit.id) as spent:
+                result = await _extract_unit(unit, chat, self.prompts, self.max_gleanings)
+            return result, spent
+
+        try:
+            return list(await asyncio.gather(*(one(unit) for unit in units)))
+        finally:
+            await chat.aclose()
+
+
+def _extract_distributed(
+    text_units: Sequence[TextUnit], job: UnitBatchJob, executor: Executor, runner: ItemRunner, batch_size: int
+) -> list[_UnitResult]:
+    """Units not in the memo, in batches on ``executor``; each finished batch is memoised at once (and the
+    memo checkpointed), so a killed run repeats only the batches that had not come back."""
+    results: list[_UnitResult | None] = [None] * len(text_units)
+    todo: list[tuple[int, TextUnit, str]] = []
+    for i, unit in enumerate(text_units):
+        key = memo_key("extract_graph", unit.text)
+        previous = runner.memo.get(key)
+        if previous is None:
+            todo.append((i, unit, key))
+            continue
+        results[i] = _UnitResult.from_memo(previous, unit.id)
+        runner.reused += 1
+        runner.tick()
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    for index, outcomes in executor.map(job, [[unit for _, unit, _ in batch] for batch in batches]):
+        for (i, _, key), (result, spent) in zip(batches[index], outcomes, strict=True):
+            runner.meter.record(spent)
+            if result.failure is None and result.gleaning_error is None:
+                runner.memo.put(key, result.to_memo(), calls=spent.llm_calls + spent.cache_hits)
+            results[i] = result
+            runner.tick()
+        runner.memo.checkpoint()
+    return [result if result is not None else _UnitResult() for result in results]
+
+
 async def extract_graph(
     text_units: Sequence[TextUnit],
     chat: ChatModel,
@@ -240,10 +309,12 @@ async def extract_graph(
     project_root: Path | None,
     on_progress: ProgressCallback | None = None,
     memo: ItemMemo | None = None,
+    executor: Executor | None = None,
 ) -> ExtractionResult:
     """Extract raw entity and relationship records from every text unit.
 
-    All units run concurrently (the chat model bounds requests in flight). One unit's failure is logged
+    All units run concurrently (the chat model bounds requests in flight); with a Ray ``executor`` they run
+    in batches on the cluster, every worker behind one shared rate limiter. One unit's failure is logged
     and listed in ``failed_units``; it never stops the others. Units found in ``memo`` are not sent; units
     extracted without any failure are put there.
     """
@@ -262,7 +333,15 @@ async def extract_graph(
         key = memo_key("extract_graph", unit.text)
         return await runner.run(unit.id, key, compute, encode=_UnitResult.to_memo, decode=decode)
 
-    results = await asyncio.gather(*(extract(unit) for unit in text_units))
+    results: list[_UnitResult]
+    if executor is not None and executor.name != "local":
+        llm = settings.llm
+        gate = executor.gate(llm.requests_per_minute, llm.tokens_per_minute)
+        job = UnitBatchJob(llm, prompts, max_gleanings, gate)
+        batch = settings.executor.batch_size
+        results = await asyncio.to_thread(_extract_distributed, text_units, job, executor, runner, batch)
+    else:
+        results = list(await asyncio.gather(*(extract(unit) for unit in text_units)))
     out = ExtractionResult()
     for unit, unit_result in zip(text_units, results, strict=True):
         if unit_result.failure is not None:

@@ -606,6 +606,7 @@ def extract_graph_nlp(
                 memo.put(key, value)
                 analysed[i] = _sentences_from_memo(value)
             done += len(values)
+            memo.checkpoint()
             if on_progress is not None:
                 on_progress(reused + done, len(text_units))
     else:
