@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TEST_API_KEY
 from query_fixtures import offline_settings
@@ -22,6 +23,7 @@ from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.config import load_settings
 from graphrag_lite.index.executor import LocalExecutor, RateLimiter, RayExecutor
 from graphrag_lite.store.tables import read_records
+from graphrag_lite.store.vectors import VectorStore
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
@@ -43,9 +45,18 @@ def _tables(output: Path) -> dict[str, list[dict[str, object]]]:
     return {name: [asdict(r) for r in read_records(output, name)] for name in names}
 
 
+def _vectors(output: Path) -> dict[str, tuple[list[str], np.ndarray]]:
+    store = VectorStore(output / "lancedb")
+    found = {}
+    for table in ("text_units", "entities", "community_reports"):
+        rows = store.columns(table, ["id", "vector"]).sort_by("id")
+        found[table] = (rows["id"].to_pylist(), np.array(rows["vector"].to_pylist(), dtype=np.float32))
+    return found
+
+
 def test_a_ray_index_equals_the_local_one(local_ray: None, tmp_path: Path) -> None:
     text = EXCERPT.read_text(encoding="utf-8")
-    built = {}
+    built, vectors = {}, {}
     for kind in ("local", "ray"):
         root = write_project(
             tmp_path / kind, {"carol.txt": text}, f"executor:\n  kind: {kind}\n  batch_size: 8\n"
@@ -53,11 +64,17 @@ def test_a_ray_index_equals_the_local_one(local_ray: None, tmp_path: Path) -> No
         settings = offline_settings(root)
         with GraphRAG(root, settings=settings) as rag:
             report = rag.index(method="fast")
-        step = next(s for s in report.steps if s.name == "extract_graph_nlp")
-        assert step.stats["executor"] == kind
+        for name in ("extract_graph_nlp", "embed"):
+            assert next(s for s in report.steps if s.name == name).stats["executor"] == kind
         built[kind] = _tables(settings.output_path)
+        vectors[kind] = _vectors(settings.output_path)
     assert built["ray"] == built["local"]
     assert len(built["ray"]["entities"]) > 20
+    # The embed step ran on Ray workers too: the same rows, and the same vectors up to float rounding.
+    for table, (ids, matrix) in vectors["local"].items():
+        ray_ids, ray_matrix = vectors["ray"][table]
+        assert ray_ids == ids and len(ids) > 0
+        assert np.allclose(ray_matrix, matrix, atol=1e-5)
 
 
 def test_a_killed_worker_costs_only_its_own_batch(local_ray: None, tmp_path: Path) -> None:
@@ -121,14 +138,10 @@ def _standard_project(root: Path, server: TestLLMServer, executor: str) -> Path:
     )
 
 
-def _extraction(kind: str) -> bool:
-    return kind.startswith("extraction") and "Description merge" not in kind
-
-
 RPM = 400  # 0.15 s between requests: slow enough to see, fast enough for the suite
 
 
-def test_llm_extraction_on_ray_equals_local_and_keeps_the_rate_limit(
+def test_llm_steps_on_ray_equal_local_and_keep_the_rate_limit(
     local_ray: None, llm_server: TestLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GRAPHRAG_API_KEY", TEST_API_KEY)
@@ -138,15 +151,16 @@ def test_llm_extraction_on_ray_equals_local_and_keeps_the_rate_limit(
         started = time.time()
         with GraphRAG(root) as rag:
             report = rag.index(method="standard")
-        step = next(s for s in report.steps if s.name == "extract_graph")
-        assert step.stats["executor"] == kind and not step.failures
-        # the extraction step's requests (the reply module also answers the description summaries)
-        calls = [e for e in llm_server.log if e.timestamp >= started and _extraction(e.kind)]
-        assert len(calls) >= 4
+        for name in ("extract_graph", "summarize_descriptions", "community_reports"):
+            step = next(s for s in report.steps if s.name == name)
+            assert not step.failures, name
+        assert next(s for s in report.steps if s.name == "extract_graph").stats["executor"] == kind
+        calls = [e for e in llm_server.log if e.timestamp >= started and e.path.endswith("/chat/completions")]
+        assert len(calls) >= 10
         if kind == "ray":
-            # Every worker waited for its slot from the shared limiter: the last request cannot have come
-            # before (n - 1) slots passed (a lower bound: load only makes it later). The local limiter
-            # (aiolimiter) allows a burst up to the per-minute rate instead.
+            # Extraction, summaries and reports all ran on Ray workers behind the shared limiter: the last
+            # request cannot have come before (n - 1) slots passed (a lower bound: load only makes it
+            # later). The local limiter (aiolimiter) allows a burst up to the per-minute rate instead.
             assert max(e.timestamp for e in calls) - started >= (len(calls) - 1) * 60 / RPM - 0.05
         built[kind] = _tables(root / "output")
     assert built["ray"] == built["local"]

@@ -7,11 +7,12 @@ are updated in place: only new or changed rows are embedded, rows of deleted rec
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,17 +22,61 @@ from graphrag_lite.store.atomic import atomic_write_text
 from graphrag_lite.store.records import CommunityReport, Entity, TextUnit, unit_search_texts
 from graphrag_lite.store.vectors import VectorStore
 
+if TYPE_CHECKING:
+    from graphrag_lite.config.settings import Settings
+    from graphrag_lite.index.executor import Executor
+
+CALLS_PER_TASK = 8  # embedding calls (of ``batch_size`` texts) per Ray task
+_WORKER_EMBEDDERS: dict[str, Embedder] = {}  # per Ray worker process: the model is loaded once
+
+
+@dataclass(frozen=True)
+class EmbedJob:
+    """Embedding calls in a Ray worker: each item is the texts of one call, each result their vectors."""
+
+    settings: Settings
+
+    def __call__(self, calls: list[list[str]]) -> list[np.ndarray]:
+        from graphrag_lite.models.factory import uncached_embedder
+
+        key = self.settings.embeddings.model_dump_json()
+        if key not in _WORKER_EMBEDDERS:
+            _WORKER_EMBEDDERS[key] = uncached_embedder(self.settings)
+        embedder = _WORKER_EMBEDDERS[key]
+
+        async def run() -> list[np.ndarray]:
+            return [np.asarray(await embedder.embed(texts), dtype=np.float32) for texts in calls]
+
+        return asyncio.run(run())
+
 
 async def _embed_batches(
-    embedder: Embedder, texts: list[str], batch: int, advance: Callable[[int], None]
+    embedder: Embedder,
+    texts: list[str],
+    batch: int,
+    advance: Callable[[int], None],
+    remote: tuple[Executor, EmbedJob] | None = None,
 ) -> np.ndarray:
-    """Vectors of ``texts`` in order, embedded shortest first: a batch of similar lengths pads little."""
+    """Vectors of ``texts`` in order, embedded shortest first: a batch of similar lengths pads little.
+    With ``remote``, the same calls run as Ray tasks of ``CALLS_PER_TASK`` calls each."""
     order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
-    parts: list[np.ndarray] = []
-    for start in range(0, len(order), batch):
-        chunk = order[start : start + batch]
-        parts.append(np.asarray(await embedder.embed([texts[i] for i in chunk]), dtype=np.float32))
-        advance(len(chunk))
+    chunks = [order[start : start + batch] for start in range(0, len(order), batch)]
+    parts: list[np.ndarray] = [np.zeros((0, 0), dtype=np.float32)] * len(chunks)
+    if remote is not None:
+        executor, job = remote
+        tasks = [
+            list(range(i, min(i + CALLS_PER_TASK, len(chunks))))
+            for i in range(0, len(chunks), CALLS_PER_TASK)
+        ]
+        payload = [[[texts[i] for i in chunks[c]] for c in task] for task in tasks]
+        for index, results in await asyncio.to_thread(lambda: list(executor.map(job, payload))):
+            for c, part in zip(tasks[index], results, strict=True):
+                parts[c] = part
+                advance(len(chunks[c]))
+    else:
+        for c, chunk in enumerate(chunks):
+            parts[c] = np.asarray(await embedder.embed([texts[i] for i in chunk]), dtype=np.float32)
+            advance(len(chunk))
     if not parts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     vectors = np.empty_like(np.vstack(parts))
@@ -51,6 +96,7 @@ async def embed_index(
     batch_size: int = 64,
     on_progress: Callable[[int, int], None] | None = None,
     report_text: str = "full",
+    remote: tuple[Executor, EmbedJob] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Bring the three vector tables in line with the records; returns per table rows, embedded, deleted.
     Text units are embedded with their document's title (``titles``: document id -> title) and their
@@ -104,7 +150,7 @@ async def embed_index(
     digest = hashlib.sha256(embedder.model.encode())
     for table, plan in plans.items():
         todo = plan.todo
-        vectors = await _embed_batches(embedder, todo.texts, batch_size, advance)
+        vectors = await _embed_batches(embedder, todo.texts, batch_size, advance, remote)
         if plan.rebuild:
             store.create(table, todo.ids, todo.texts, vectors, extra=todo.extra, overwrite=True)
         else:

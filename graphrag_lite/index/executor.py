@@ -7,10 +7,10 @@ finishes, so the step puts them in its memo at once. The Ray executor keeps at m
 batches submitted (back-pressure: a big corpus never queues everything at once) and lets Ray re-run a batch
 whose worker died (``max_retries``); batches that had finished are never run again.
 
-Today the offline NLP extraction (spaCy) and the LLM extraction run through the executor; merging,
-aliases, edges, Leiden and the rest stay on the driver. Ray workers calling the LLM share one
-:class:`RateLimiter` actor, so the endpoint's rate limit holds for the whole cluster. docs/scale-out.md says
-what is distributed and what is not yet.
+The offline NLP extraction (spaCy), the LLM extraction, description summaries, community reports and
+the embeddings run through the executor; merging, aliases, edges, Leiden and the rest stay on the driver.
+Ray workers calling the LLM share one :class:`RateLimiter` actor, so the endpoint's rate limit holds for
+the whole cluster. docs/scale-out.md says what is distributed and what is not.
 """
 
 from __future__ import annotations

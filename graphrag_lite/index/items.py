@@ -4,18 +4,31 @@ An item (a text unit, an entity's descriptions, a community) is first looked up 
 made of its content; only a miss costs model calls, measured per item with ``item_usage`` so the memo can
 record what a result cost. Only successes are memoised, so the next run retries exactly the failures.
 Progress counts every finished item: reused, made or failed.
+
+:func:`run_items` runs a step's items here (all concurrently, the chat model bounding requests in flight)
+or, with a Ray executor, in batches on the cluster: the item's work is then a picklable :class:`ChatWork`
+that each worker runs with its own client behind the shared rate limiter, and the driver memoises each batch
+as it comes back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from graphrag_lite.models.base import UsageMeter, item_usage
+from graphrag_lite.models.base import ChatModel, Usage, UsageMeter, item_usage
 from graphrag_lite.store.memo import ItemMemo
 
+if TYPE_CHECKING:
+    from graphrag_lite.config.settings import Settings
+    from graphrag_lite.index.executor import Executor, Gate
+
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - an item
+I_in = TypeVar("I_in", contravariant=True)
+R = TypeVar("R")
 ProgressCallback = Callable[[int, int], None]  # (items done, items in all)
 
 
@@ -78,3 +91,120 @@ class ItemRunner:
     def failed(self, order: Iterable[str]) -> list[tuple[str, str]]:
         """(item id, reason) of the failed items, in the given order (completion order is not stable)."""
         return [(item, self.failures[item]) for item in order if item in self.failures]
+
+
+class ChatWork(Protocol[I_in, R]):
+    """One item's LLM work, runnable in another process: a picklable object that is given the chat model
+    of wherever it runs."""
+
+    async def __call__(self, chat: ChatModel, item: I_in, /) -> Outcome[R]: ...
+
+
+@dataclass(frozen=True)
+class Entry(Generic[I]):
+    """An item of a step: its label (for failures), memo key and what the work is given."""
+
+    label: str
+    key: str
+    item: I
+
+
+@dataclass(frozen=True)
+class ChatBatch(Generic[I, R]):
+    """A batch of items as one Ray task: the worker makes its own client (no LLM cache: results go back
+    to the driver's memo) and waits on the shared ``gate`` instead of its own rate caps. The API key
+    travels with the task's arguments."""
+
+    work: ChatWork[I, R]
+    llm: Any  # LLMSettings (kept loose so this module does not import the config layer at run time)
+    gate: Gate | None = None
+
+    def __call__(self, items: list[I]) -> list[tuple[Outcome[R], Usage]]:
+        return asyncio.run(self._run(items))
+
+    async def _run(self, items: list[I]) -> list[tuple[Outcome[R], Usage]]:
+        from graphrag_lite.models.openai_chat import OpenAIChat
+
+        llm = self.llm
+        if self.gate is not None:
+            llm = llm.model_copy(update={"requests_per_minute": None, "tokens_per_minute": None})
+        meter = UsageMeter()
+        chat = OpenAIChat(llm, None, meter)
+        chat.gate = self.gate
+
+        async def one(index: int, item: I) -> tuple[Outcome[R], Usage]:
+            with item_usage(meter, str(index)) as spent:
+                outcome = await self.work(chat, item)
+            return outcome, spent
+
+        try:
+            return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(items))))
+        finally:
+            await chat.aclose()
+
+
+def _run_batches(
+    runner: ItemRunner,
+    entries: Sequence[Entry[I]],
+    job: ChatBatch[I, R],
+    executor: Executor,
+    batch_size: int,
+    encode: Callable[[R], Any],
+    decode: Callable[[Entry[I], Any], R],
+) -> list[R]:
+    """Memo hits at once; the misses in batches on ``executor``, each memoised (and the memo checkpointed)
+    as its batch comes back, so a killed run repeats only batches that had not."""
+    results: dict[int, R] = {}
+    todo: list[int] = []
+    for i, entry in enumerate(entries):
+        previous = runner.memo.get(entry.key)
+        if previous is None:
+            todo.append(i)
+            continue
+        results[i] = decode(entry, previous)
+        runner.reused += 1
+        runner.tick()
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    for index, outcomes in executor.map(job, [[entries[i].item for i in batch] for batch in batches]):
+        for i, (outcome, spent) in zip(batches[index], outcomes, strict=True):
+            runner.meter.record(spent)
+            if outcome.failure is None:
+                runner.memo.put(
+                    entries[i].key, encode(outcome.value), calls=spent.llm_calls + spent.cache_hits
+                )
+            else:
+                runner.failures[entries[i].label] = outcome.failure
+            results[i] = outcome.value
+            runner.tick()
+        runner.memo.checkpoint()
+    return [results[i] for i in range(len(entries))]
+
+
+async def run_items(
+    runner: ItemRunner,
+    entries: Sequence[Entry[I]],
+    work: ChatWork[I, R],
+    chat: ChatModel,
+    settings: Settings,
+    executor: Executor | None,
+    *,
+    encode: Callable[[R], Any],
+    decode: Callable[[Entry[I], Any], R],
+) -> list[R]:
+    """Every entry's result, in entry order: from the memo, or from ``work`` here (concurrently) or on
+    the Ray ``executor`` (in batches of ``executor.batch_size``)."""
+    if executor is not None and executor.name != "local":
+        llm = settings.llm
+        job = ChatBatch(work, llm, executor.gate(llm.requests_per_minute, llm.tokens_per_minute))
+        size = settings.executor.batch_size
+        return await asyncio.to_thread(_run_batches, runner, entries, job, executor, size, encode, decode)
+
+    async def one(entry: Entry[I]) -> R:
+        async def compute() -> Outcome[R]:
+            return await work(chat, entry.item)
+
+        return await runner.run(
+            entry.label, entry.key, compute, encode=encode, decode=lambda value: decode(entry, value)
+        )
+
+    return list(await asyncio.gather(*(one(entry) for entry in entries)))

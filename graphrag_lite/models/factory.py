@@ -79,6 +79,13 @@ def local_embedder(settings: EmbeddingSettings) -> Embedder:
     return TorchMiniLMEmbedder(settings.model, batch_size=settings.batch_size)
 
 
+def uncached_embedder(settings: Settings, meter: UsageMeter | None = None) -> Embedder:
+    """The configured embedder without the embedding cache (Ray workers: the driver keeps the vectors)."""
+    if settings.embeddings.provider == "openai":
+        return OpenAIEmbedder(settings.embeddings, settings.llm, meter)
+    return local_embedder(settings.embeddings)
+
+
 def create_embedder(
     settings: Settings, meter: UsageMeter | None = None, cache: SQLiteCache | None = None
 ) -> Embedder:
@@ -87,11 +94,7 @@ def create_embedder(
     ``openai`` uses ``embeddings.api_base``/``api_key``, falling back to the llm section's; calls are
     recorded in ``meter``. ``local`` runs all-MiniLM-L6-v2 offline and records nothing.
     """
-    inner: Embedder
-    if settings.embeddings.provider == "openai":
-        inner = OpenAIEmbedder(settings.embeddings, settings.llm, meter)
-    else:
-        inner = local_embedder(settings.embeddings)
+    inner = uncached_embedder(settings, meter)
     if cache is None:
         cache = open_caches(settings).embeddings
     if not cache.enabled:

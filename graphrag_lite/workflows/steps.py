@@ -157,6 +157,7 @@ async def extract_graph(ctx: StepContext) -> Tables:
     prompts=("summarize_descriptions",),
 )
 async def summarize_descriptions(ctx: StepContext) -> Tables:
+    from graphrag_lite.index.executor import executor_for
     from graphrag_lite.index.graph.linking import link_text_units
     from graphrag_lite.index.graph.summarize import summarize_descriptions as summarize
     from graphrag_lite.store.graph import compute_degrees
@@ -172,6 +173,7 @@ async def summarize_descriptions(ctx: StepContext) -> Tables:
         ctx.settings.root,
         on_progress=ctx.on_progress(),
         memo=ctx.memo,
+        executor=executor_for(ctx.settings.executor),
     )
     for item, reason in stats.failed_items:
         ctx.fail(item, reason)
@@ -245,6 +247,7 @@ async def community_reports(ctx: StepContext) -> Tables:
         ctx.settings.resolved_method == "standard" or ctx.settings.nlp.llm_reports
     )
     if use_llm:
+        from graphrag_lite.index.executor import executor_for
         from graphrag_lite.index.reports.extractive import extractive_reports
         from graphrag_lite.index.reports.llm import generate_reports
 
@@ -262,6 +265,7 @@ async def community_reports(ctx: StepContext) -> Tables:
             on_progress=ctx.on_progress(),
             memo=ctx.memo,
             written={r.community_id: r for r in written},
+            executor=executor_for(ctx.settings.executor),
         )
         for community_id, reason in result.failed:
             ctx.fail(community_id, reason)
@@ -279,9 +283,13 @@ async def community_reports(ctx: StepContext) -> Tables:
 
 @step("embeddings.provider", "embeddings.model", "embeddings.report_text")
 async def embed(ctx: StepContext) -> Tables:
-    from graphrag_lite.index.embed import embed_index
+    from graphrag_lite.index.embed import EmbedJob, embed_index
+    from graphrag_lite.index.executor import executor_for
     from graphrag_lite.store.layout import IndexLayout
 
+    executor = executor_for(ctx.settings.executor)
+    remote = (executor, EmbedJob(ctx.settings)) if executor.name != "local" else None
+    ctx.stats["executor"] = executor.name
     counts = await embed_index(
         IndexLayout(ctx.settings.output_path).lancedb,
         {d.id: d.title for d in ctx.read("documents")},
@@ -293,6 +301,7 @@ async def embed(ctx: StepContext) -> Tables:
         batch_size=ctx.settings.embeddings.batch_size,
         on_progress=ctx.on_progress(),
         report_text=ctx.settings.embeddings.report_text,
+        remote=remote,
     )
     ctx.stats["vectors"] = counts
     return {"vectors": {table: c["rows"] for table, c in counts.items()}}

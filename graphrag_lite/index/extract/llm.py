@@ -13,7 +13,6 @@ and prompts) gets its previous records back without a call: ``update`` extracts 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,17 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from graphrag_lite.config.prompts import fill, load_prompt
-from graphrag_lite.config.settings import LLMSettings, Settings
+from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
 from graphrag_lite.index.extract.records import ParsedRecords, RawEntity, RawRelationship, parse_records
-from graphrag_lite.index.items import ItemRunner, Outcome, ProgressCallback
-from graphrag_lite.models.base import ChatModel, Usage, UsageMeter, forget_replies, item_usage
+from graphrag_lite.index.items import Entry, ItemRunner, Outcome, ProgressCallback, run_items
+from graphrag_lite.models.base import ChatModel, forget_replies
 from graphrag_lite.store.ids import normalize_title
 from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import TextUnit
 
 if TYPE_CHECKING:
-    from graphrag_lite.index.executor import Executor, Gate
+    from graphrag_lite.index.executor import Executor
 
 logger = logging.getLogger(__name__)
 
@@ -238,68 +237,15 @@ def _load_prompts(settings: Settings, project_root: Path | None) -> _Prompts:
 
 
 @dataclass(frozen=True)
-class UnitBatchJob:
-    """Extraction of one batch of text units in another process (a Ray task), with everything it needs.
+class _ExtractWork:
+    """One unit's extraction, wherever it runs (picklable for Ray)."""
 
-    The worker makes its own client (no LLM cache: results go back to the driver, which memoises them per
-    batch) and waits on the shared ``gate`` before every request instead of its own rate caps. The API key
-    travels with the task's arguments."""
-
-    llm: LLMSettings
     prompts: _Prompts
     max_gleanings: int
-    gate: Gate | None = None
 
-    def __call__(self, units: list[TextUnit]) -> list[tuple[_UnitResult, Usage]]:
-        return asyncio.run(self._run(units))
-
-    async def _run(self, units: list[TextUnit]) -> list[tuple[_UnitResult, Usage]]:
-        from graphrag_lite.models.openai_chat import OpenAIChat
-
-        llm = self.llm
-        if self.gate is not None:
-            llm = llm.model_copy(update={"requests_per_minute": None, "tokens_per_minute": None})
-        meter = UsageMeter()
-        chat = OpenAIChat(llm, None, meter)
-        chat.gate = self.gate
-
-        async def one(unit: TextUnit) -> tuple[_UnitResult, Usage]:
-            with item_usage(meter, unit.id) as spent:
-                result = await _extract_unit(unit, chat, self.prompts, self.max_gleanings)
-            return result, spent
-
-        try:
-            return list(await asyncio.gather(*(one(unit) for unit in units)))
-        finally:
-            await chat.aclose()
-
-
-def _extract_distributed(
-    text_units: Sequence[TextUnit], job: UnitBatchJob, executor: Executor, runner: ItemRunner, batch_size: int
-) -> list[_UnitResult]:
-    """Units not in the memo, in batches on ``executor``; each finished batch is memoised at once (and the
-    memo checkpointed), so a killed run repeats only the batches that had not come back."""
-    results: list[_UnitResult | None] = [None] * len(text_units)
-    todo: list[tuple[int, TextUnit, str]] = []
-    for i, unit in enumerate(text_units):
-        key = memo_key("extract_graph", unit.text)
-        previous = runner.memo.get(key)
-        if previous is None:
-            todo.append((i, unit, key))
-            continue
-        results[i] = _UnitResult.from_memo(previous, unit.id)
-        runner.reused += 1
-        runner.tick()
-    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-    for index, outcomes in executor.map(job, [[unit for _, unit, _ in batch] for batch in batches]):
-        for (i, _, key), (result, spent) in zip(batches[index], outcomes, strict=True):
-            runner.meter.record(spent)
-            if result.failure is None and result.gleaning_error is None:
-                runner.memo.put(key, result.to_memo(), calls=spent.llm_calls + spent.cache_hits)
-            results[i] = result
-            runner.tick()
-        runner.memo.checkpoint()
-    return [result if result is not None else _UnitResult() for result in results]
+    async def __call__(self, chat: ChatModel, unit: TextUnit) -> Outcome[_UnitResult]:
+        result = await _extract_unit(unit, chat, self.prompts, self.max_gleanings)
+        return Outcome(result, result.failure or result.gleaning_error)
 
 
 async def extract_graph(
@@ -318,30 +264,19 @@ async def extract_graph(
     and listed in ``failed_units``; it never stops the others. Units found in ``memo`` are not sent; units
     extracted without any failure are put there.
     """
-    prompts = _load_prompts(settings, project_root)
-    max_gleanings = settings.extraction.max_gleanings
     runner = ItemRunner(memo, chat.meter, len(text_units), on_progress)
-
-    async def extract(unit: TextUnit) -> _UnitResult:
-        async def compute() -> Outcome[_UnitResult]:
-            result = await _extract_unit(unit, chat, prompts, max_gleanings)
-            return Outcome(result, result.failure or result.gleaning_error)
-
-        def decode(value: dict[str, list[dict[str, object]]]) -> _UnitResult:
-            return _UnitResult.from_memo(value, unit.id)
-
-        key = memo_key("extract_graph", unit.text)
-        return await runner.run(unit.id, key, compute, encode=_UnitResult.to_memo, decode=decode)
-
-    results: list[_UnitResult]
-    if executor is not None and executor.name != "local":
-        llm = settings.llm
-        gate = executor.gate(llm.requests_per_minute, llm.tokens_per_minute)
-        job = UnitBatchJob(llm, prompts, max_gleanings, gate)
-        batch = settings.executor.batch_size
-        results = await asyncio.to_thread(_extract_distributed, text_units, job, executor, runner, batch)
-    else:
-        results = list(await asyncio.gather(*(extract(unit) for unit in text_units)))
+    work = _ExtractWork(_load_prompts(settings, project_root), settings.extraction.max_gleanings)
+    entries = [Entry(unit.id, memo_key("extract_graph", unit.text), unit) for unit in text_units]
+    results = await run_items(
+        runner,
+        entries,
+        work,
+        chat,
+        settings,
+        executor,
+        encode=_UnitResult.to_memo,
+        decode=lambda entry, value: _UnitResult.from_memo(value, entry.item.id),
+    )
     out = ExtractionResult()
     for unit, unit_result in zip(text_units, results, strict=True):
         if unit_result.failure is not None:

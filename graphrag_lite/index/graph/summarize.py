@@ -17,16 +17,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
 from graphrag_lite.index.graph.merge import join_descriptions, split_descriptions
-from graphrag_lite.index.items import ItemRunner, Outcome, ProgressCallback
+from graphrag_lite.index.items import Entry, ItemRunner, Outcome, ProgressCallback, run_items
 from graphrag_lite.models.base import ChatModel
 from graphrag_lite.models.tokens import Tokenizer, get_tokenizer
 from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import Entity, Relationship
+
+if TYPE_CHECKING:
+    from graphrag_lite.index.executor import Executor
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,10 @@ class _Item:
     @property
     def label(self) -> str:
         return f"{self.kind} {self.name}"
+
+    @property
+    def ask(self) -> _Ask:
+        return _Ask(self.kind, self.name, self.descriptions)
 
 
 def limit_words(text: str, max_words: int) -> str:
@@ -155,16 +163,51 @@ def _pack(descriptions: Sequence[str], budget: int, tokenizer: Tokenizer) -> lis
     return chunks
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """What the model is given for one item (picklable, unlike the item's write-back)."""
+
+    kind: str
+    name: str
+    descriptions: list[str]
+
+
+@dataclass(frozen=True)
+class _Summary:
+    text: str
+    calls: int = 0  # summary requests it took (0 when it came from the memo)
+    folded: bool = False  # its descriptions needed more than one round
+
+
+@dataclass(frozen=True)
+class _SummaryWork:
+    """One item's summary, wherever it runs (picklable for Ray); a failure keeps its descriptions."""
+
+    template: str
+    settings: Settings
+
+    async def __call__(self, chat: ChatModel, ask: _Ask) -> Outcome[_Summary]:
+        summarizer = _Summarizer(chat, self.template, self.settings)
+        try:
+            text = await summarizer.fold(ask)
+        except LLMError as exc:
+            logger.warning("summary of %s '%s' failed, keeping its descriptions: %s", ask.kind, ask.name, exc)
+            fallback = _fallback(ask.descriptions, self.settings.extraction.summary_max_words)
+            return Outcome(_Summary(fallback, summarizer.calls), f"summary failed: {exc}")
+        return Outcome(_Summary(text, summarizer.calls, summarizer.folded))
+
+
 class _Summarizer:
     """Calls the model for one item, folding when its descriptions exceed the input budget."""
 
-    def __init__(self, chat: ChatModel, template: str, settings: Settings, stats: SummaryStats) -> None:
-        self.chat, self.template, self.stats = chat, template, stats
+    def __init__(self, chat: ChatModel, template: str, settings: Settings) -> None:
+        self.chat, self.template = chat, template
+        self.calls, self.folded = 0, False
         self.max_words = settings.extraction.summary_max_words
         self.budget = settings.extraction.summary_max_input_tokens
         self.tokenizer = get_tokenizer(settings.chunks.encoding)
 
-    async def _call(self, item: _Item, descriptions: Sequence[str]) -> str:
+    async def _call(self, item: _Ask, descriptions: Sequence[str]) -> str:
         prompt = fill(
             self.template,
             kind=item.kind,
@@ -172,14 +215,14 @@ class _Summarizer:
             max_words=self.max_words,
             descriptions="\n".join(f"- {d}" for d in descriptions),
         )
-        self.stats.llm_calls += 1
+        self.calls += 1
         response = await self.chat.chat([{"role": "user", "content": prompt}], json_mode=False)
         summary = _clean_reply(response.text or "", self.max_words)
         if not summary:
             raise LLMError(f"The model returned an empty summary for {item.kind} '{item.name}'.")
         return summary
 
-    async def fold(self, item: _Item) -> str:
+    async def fold(self, item: _Ask) -> str:
         current = [self.tokenizer.truncate(d, self.budget) for d in item.descriptions]
         for round_number in range(MAX_FOLD_ROUNDS + 1):
             total = sum(self.tokenizer.count(d) for d in current)
@@ -187,8 +230,7 @@ class _Summarizer:
                 return await self._call(item, current)
             if round_number == MAX_FOLD_ROUNDS:
                 return await self._call(item, _pack(current, self.budget, self.tokenizer)[0])
-            if round_number == 0:
-                self.stats.folded += 1
+            self.folded = True
             chunks = _pack(current, self.budget, self.tokenizer)
             current = list(await asyncio.gather(*(self._call(item, chunk) for chunk in chunks)))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -222,6 +264,7 @@ async def summarize_descriptions(
     project_root: Path | None,
     on_progress: ProgressCallback | None = None,
     memo: ItemMemo | None = None,
+    executor: Executor | None = None,
 ) -> SummaryStats:
     """Replace multi-description ``description`` fields (in place) by one summary of at most
     ``extraction.summary_max_words`` words. ``chat=None`` gives the extractive summary."""
@@ -234,21 +277,26 @@ async def summarize_descriptions(
             if on_progress is not None:
                 on_progress(done, len(items))
     else:
-        summarizer = _Summarizer(chat, load_prompt(PROMPT, project_root), settings, stats)
         runner = ItemRunner(memo, chat.meter, len(items), on_progress)
-
-        async def summarize(item: _Item) -> None:
-            async def compute() -> Outcome[str]:
-                try:
-                    return Outcome(await summarizer.fold(item))
-                except LLMError as exc:
-                    logger.warning("summary of %s failed, keeping its descriptions: %s", item.label, exc)
-                    return Outcome(_fallback(item.descriptions, max_words), f"summary failed: {exc}")
-
-            key = memo_key(PROMPT, item.kind, item.name, item.descriptions)
-            item.apply(await runner.run(item.label, key, compute, encode=str, decode=str))
-
-        await asyncio.gather(*(summarize(item) for item in items))
+        work = _SummaryWork(load_prompt(PROMPT, project_root), settings)
+        entries = [
+            Entry(item.label, memo_key(PROMPT, item.kind, item.name, item.descriptions), item.ask)
+            for item in items
+        ]
+        summaries = await run_items(
+            runner,
+            entries,
+            work,
+            chat,
+            settings,
+            executor,
+            encode=lambda summary: summary.text,
+            decode=lambda _, value: _Summary(str(value)),
+        )
+        for item, summary in zip(items, summaries, strict=True):
+            item.apply(summary.text)
+            stats.llm_calls += summary.calls
+            stats.folded += int(summary.folded)
         stats.reused = runner.reused
         stats.failed_items = sorted(runner.failures.items())  # completion order is not deterministic
         stats.failed = len(stats.failed_items)

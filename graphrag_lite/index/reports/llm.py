@@ -14,18 +14,17 @@ so an update rewrites only communities whose members or their descriptions chang
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
-from graphrag_lite.index.items import ItemRunner, Outcome, ProgressCallback
+from graphrag_lite.index.items import Entry, ItemRunner, Outcome, ProgressCallback, run_items
 from graphrag_lite.index.reports.context import ReportContext, build_report_context
 from graphrag_lite.index.reports.record import join_names, render_report, report_from_memo, report_to_memo
 from graphrag_lite.index.reports.reply import ReportFields, coerce_report
@@ -35,6 +34,9 @@ from graphrag_lite.models.tokens import get_tokenizer
 from graphrag_lite.store.ids import report_id
 from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import Community, CommunityReport, Entity, Relationship, TextUnit
+
+if TYPE_CHECKING:
+    from graphrag_lite.index.executor import Executor
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +118,28 @@ async def _ask(chat: ChatModel, messages: list[Message], json_mode: bool) -> str
     return response.text or ""
 
 
-async def _write_report(
-    community: Community,
-    inputs: _Inputs,
-    sub_reports: Mapping[str, CommunityReport],
-    chat: ChatModel,
-    runner: ItemRunner,
-) -> CommunityReport:
-    """One report (a failed placeholder when the model fails; the runner records why)."""
+@dataclass(frozen=True)
+class _ReportAsk:
+    """What one report call needs (picklable for Ray): the context is built on the driver, where the
+    sub-reports of the level below are."""
+
+    community: Community
+    context: ReportContext
+    prompt: str
+    members: dict[str, Entity]  # the community's entities: the placeholder of a failed report names them
+
+
+@dataclass(frozen=True)
+class _ReportWork:
+    json_mode: bool
+
+    async def __call__(self, chat: ChatModel, ask: _ReportAsk) -> Outcome[CommunityReport]:
+        return Outcome(*await _ask_report(ask, self.json_mode, chat))
+
+
+def _report_entry(
+    community: Community, inputs: _Inputs, sub_reports: Mapping[str, CommunityReport]
+) -> Entry[_ReportAsk]:
     settings = inputs.settings
     context = build_report_context(
         community,
@@ -137,27 +153,23 @@ async def _write_report(
         source_text_until=settings.reports.source_text_until,
     )
     prompt = fill(inputs.template, context=context.text, max_report_words=settings.reports.max_report_words)
-
-    async def compute() -> Outcome[CommunityReport]:
-        return Outcome(*await _ask_report(community, context, prompt, inputs, chat))
-
-    def decode(value: dict[str, Any]) -> CommunityReport:
-        return report_from_memo(value, community)
-
-    key = memo_key(REPORT_PROMPT, prompt)
-    return await runner.run(community.id, key, compute, encode=report_to_memo, decode=decode)
+    members = {e: inputs.entities[e] for e in community.entity_ids if e in inputs.entities}
+    return Entry(
+        community.id, memo_key(REPORT_PROMPT, prompt), _ReportAsk(community, context, prompt, members)
+    )
 
 
 async def _ask_report(
-    community: Community, context: ReportContext, prompt: str, inputs: _Inputs, chat: ChatModel
+    ask: _ReportAsk, json_mode: bool, chat: ChatModel
 ) -> tuple[CommunityReport, str | None]:
-    settings = inputs.settings
-    messages: list[Message] = [{"role": "user", "content": prompt}]
+    """One report (a failed placeholder when the model fails, with the reason)."""
+    community, context = ask.community, ask.context
+    messages: list[Message] = [{"role": "user", "content": ask.prompt}]
     unusable: list[list[Message]] = []  # requests answered with replies that could not be used
     reason = ""
     for attempt in range(2):
         try:
-            reply = await _ask(chat, messages, settings.llm.json_mode)
+            reply = await _ask(chat, messages, json_mode)
         except LLMError as exc:
             reason = f"report call failed: {exc}"
             break
@@ -168,9 +180,9 @@ async def _ask_report(
             logger.info("community %s: %s", community.id, reason)
             unusable.append(messages)
             messages = [*messages[:1], {"role": "user", "content": JSON_REMINDER}]
-    await forget_replies(chat, unusable, json_mode=settings.llm.json_mode)
+    await forget_replies(chat, unusable, json_mode=json_mode)
     logger.warning("community %s: report failed: %s", community.id, reason)
-    return failed_report(community, inputs.entities, context.source), reason
+    return failed_report(community, ask.members, context.source), reason
 
 
 async def generate_reports(
@@ -184,6 +196,7 @@ async def generate_reports(
     on_progress: ProgressCallback | None = None,
     memo: ItemMemo | None = None,
     written: Mapping[str, CommunityReport] | None = None,
+    executor: Executor | None = None,
 ) -> ReportResult:
     """One report per community, deepest level first, each level concurrently; failures are recorded.
     ``written``: reports made another way (community id -> report), kept as they are and usable as
@@ -202,12 +215,20 @@ async def generate_reports(
         if community.id not in done:
             by_level[community.level].append(community)
     runner = ItemRunner(memo, chat.meter, sum(len(cs) for cs in by_level.values()), on_progress)
-
-    async def run(community: Community) -> None:
-        done[community.id] = await _write_report(community, inputs, done, chat, runner)
-
-    for level in sorted(by_level, reverse=True):
-        await asyncio.gather(*(run(c) for c in by_level[level]))
+    work = _ReportWork(settings.llm.json_mode)
+    for level in sorted(by_level, reverse=True):  # a level's context holds the reports of the level below
+        entries = [_report_entry(c, inputs, done) for c in by_level[level]]
+        reports = await run_items(
+            runner,
+            entries,
+            work,
+            chat,
+            settings,
+            executor,
+            encode=report_to_memo,
+            decode=lambda entry, value: report_from_memo(value, entry.item.community),
+        )
+        done.update((report.community_id, report) for report in reports)
     return ReportResult(
         reports=[done[c.id] for c in communities],
         failed=runner.failed(c.id for c in communities),
