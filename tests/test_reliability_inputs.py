@@ -32,6 +32,11 @@ from graphrag_lite.store.tables import read_table
 UTF16_TEXT = "Fred's party: the Ghost of Christmas Present — 幽霊 🎄 — watched Topper at blind-man's buff.\n"
 LATIN_TEXT = "Le café était plein. Noël à Paris: crème brûlée, façade, garçon. Scrooge paya l'addition.\n"
 BIG_MB = 50
+HOSTILE_TEXT = (
+    "Alice Smith met [/] Bob Jones [link=https://evil.example]here[/link] \x1b]0;TITLE\x07 in "
+    "\x1b[31mLondon.\n"
+)
+RUN_ON_TEXT = " ".join(["Scrooge counted every golden coin while Cratchit waited in the cold"] * 400)
 IS_ROOT = os.geteuid() == 0  # root reads chmod 000 files anyway
 METHODS = ("local", "global", "drift", "basic", "graph")
 
@@ -69,6 +74,17 @@ def _messy_inputs(input_dir: Path) -> dict[str, str]:
     locked = input_dir / "locked.txt"
     locked.write_text("A secret the indexer cannot read.", encoding="utf-8")
     locked.chmod(0)
+    # Kinds added for issue 23: hostile text and a run-on line are indexed; the rest is skipped.
+    (input_dir / "hostile.txt").write_text(HOSTILE_TEXT, encoding="utf-8")
+    (input_dir / "run_on.txt").write_text(RUN_ON_TEXT, encoding="utf-8")
+    (input_dir / "folder.txt").mkdir()  # a directory named like a file: a folder, walked
+    (input_dir / "folder.txt" / "inside.md").write_text("Fred lived in London.", encoding="utf-8")
+    (input_dir / "whitespace.txt").write_text("  \n\n\t \n", encoding="utf-8")
+    (input_dir / "nul.txt").write_bytes(b"Scrooge\x00\x00 met Marley\x00 in London.")
+    (input_dir / "broken.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 4)
+    (input_dir / "broken.docx").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    (input_dir / "data.bin").write_text("Some text in a type nobody asked for.", encoding="utf-8")
+    os.symlink("nowhere.txt", input_dir / "dangling.txt")
     expected = {
         "empty.txt": "empty",
         "image.txt": "binary file",
@@ -79,6 +95,12 @@ def _messy_inputs(input_dir: Path) -> dict[str, str]:
         "sub/up": "symbolic link",
         "loop_a.txt": "symbolic link loop",
         "loop_b.txt": "symbolic link loop",
+        "whitespace.txt": "empty",
+        "nul.txt": "binary file",
+        "broken.pdf": "the PDF cannot be read",
+        "broken.docx": "the DOCX cannot be read",
+        "data.bin": "file type .bin is not read",
+        "dangling.txt": "broken symbolic link",
     }
     if not IS_ROOT:
         expected["locked.txt"] = "permission denied"
@@ -126,6 +148,9 @@ def test_every_bad_input_is_skipped_with_its_reason_and_the_rest_is_indexed(
     assert by_source["latin1.txt"] == LATIN_TEXT
     assert by_source["sub/fred.txt"].startswith("Fred invited")
     assert {"rows.jsonl:1", "rows.jsonl:3", "carol.txt"} <= set(by_source)
+    assert by_source["hostile.txt"] == HOSTILE_TEXT  # stored as it is; renderers escape it
+    assert by_source["run_on.txt"] == RUN_ON_TEXT and by_source["folder.txt/inside.md"].startswith("Fred")
+    assert "\x1b" not in stderr  # no escape sequence from a document reached the terminal
     assert not [s for s in by_source if s.startswith("sub/up/") or s in expected]
     assert "latin1.txt is not UTF-8: read as cp1252" in " ".join(stderr.split())
     assert len(read_table(root / "output", "community_reports")) > 0
@@ -273,3 +298,32 @@ def test_the_api_raises_a_typed_error_for_a_missing_index(tmp_path: Path) -> Non
 def test_stats_json_of_the_messy_run_is_valid_utf8_json(messy_index: tuple[Path, dict, str]) -> None:
     raw = (messy_index[0] / "output" / "stats.json").read_bytes()
     assert json.loads(raw.decode("utf-8"))["workflow"] == "standard"
+
+
+def test_a_file_removed_or_grown_while_loading_is_handled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The input folder changes under a running index: b.txt disappears and c.txt grows after the loader
+    listed them. b.txt is skipped with its reason; c.txt is read as it is when its turn comes."""
+    from graphrag_lite.index.input import loading
+
+    folder = tmp_path / "input"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(f"{name}: Scrooge kept his counting-house.", encoding="utf-8")
+    read_rows = loading._read_rows
+
+    def changing_folder(path: Path, rel: str, *args: object) -> object:
+        rows = read_rows(path, rel, *args)  # type: ignore[arg-type]
+        if rel == "a.txt":
+            (folder / "b.txt").unlink()
+            with (folder / "c.txt").open("a", encoding="utf-8") as handle:
+                handle.write(" Marley was dead.")
+        return rows
+
+    monkeypatch.setattr(loading, "_read_rows", changing_folder)
+    result = load_documents(Settings(root=tmp_path))
+    assert [d.source for d in result.documents] == ["a.txt", "c.txt"]
+    assert result.documents[1].text.endswith("Marley was dead.")
+    [skipped] = result.skipped
+    assert skipped.path == "b.txt" and "cannot be read" in skipped.reason

@@ -49,6 +49,7 @@ INERT = {
     "llm.concurrency",
     "llm.max_retries",
     "llm.request_timeout",
+    "llm.max_connection_failures",
     "llm.requests_per_minute",
     "llm.tokens_per_minute",
     "llm.price.input_per_1m",  # price and caps change what a run may spend, never what it writes

@@ -145,6 +145,18 @@ class GraphRAG:
         uses_reports = settings.resolved_method == "standard" or settings.nlp.llm_reports
         return uses_reports or settings.contextual_prefix_inputs is not None
 
+    async def _preflight(self) -> None:
+        """Check the endpoints an index would call before it spends anything (models/openai_chat.py)."""
+        from graphrag_lite.models.embeddings import OpenAIEmbedder
+        from graphrag_lite.models.openai_chat import OpenAIEndpoint
+
+        chat = self.chat if self._uses_llm() else None
+        if isinstance(chat, OpenAIEndpoint):
+            await chat.preflight()
+        settings = self.settings
+        if settings.embeddings.provider == "openai":
+            await OpenAIEmbedder(settings.embeddings, settings.llm).preflight()
+
     def _with_method(self, method: str | None) -> Settings:
         if method not in (None, "auto", "standard", "fast"):
             raise ConfigError(f"Unknown index method '{method}'. Use standard, fast or auto.")
@@ -165,6 +177,7 @@ class GraphRAG:
         update of the project raises IndexBusyError, or with ``wait`` is waited for."""
         self.settings = self._with_method(method)
         with self._index_run(wait):
+            await self._preflight()
             estimate = self.estimate().as_dict() if self._uses_llm() else None
             runner = self._runner(self.settings.resolved_method, show_progress, progress)
             report = await runner.run(force=force, estimate=estimate)
@@ -198,6 +211,7 @@ class GraphRAG:
         with self._index_run(wait):
             workflow = indexed_workflow(self.settings)
             self.settings = self.settings.model_copy(update={"method": workflow})
+            await self._preflight()
             report = await update_index(self.settings, self._runner(workflow, show_progress, progress))
         self._forget_data()
         return report

@@ -63,6 +63,12 @@ class LLMSettings(_Section):
     concurrency: int = Field(8, ge=1, le=256, description="Chat requests in flight at once.")
     max_retries: int = Field(6, ge=0, le=20, description="Retries on 429, 5xx, timeouts, connection errors.")
     request_timeout: float = Field(120.0, gt=0, description="Seconds before one request times out.")
+    max_connection_failures: int = Field(
+        5,
+        ge=0,
+        description="Calls in a row that cannot reach the server (after their retries) before the run stops "
+        "sending (a circuit breaker; work done is kept); 0 = never stop.",
+    )
     requests_per_minute: int | None = Field(None, ge=1, description="Optional client-side request rate cap.")
     tokens_per_minute: int | None = Field(None, ge=1, description="Optional client-side token rate cap.")
     price: PriceSettings = Field(default_factory=PriceSettings)
@@ -245,6 +251,18 @@ class NLPSettings(_Section):
         "npmi",
         description="Edge weight: npmi = windows shared x (1 + NPMI) / 2, so an entity mentioned everywhere "
         "weighs less per shared window than a pair seen only together; count = windows shared.",
+    )
+    max_sentence_tokens: int = Field(
+        120,
+        ge=10,
+        description="Longer sentences (text with no punctuation, tables, lists) are split into pieces of "
+        "this many tokens before relating entities: bounds the pairs a run-on sentence can make.",
+    )
+    max_window_entities: int = Field(
+        30,
+        ge=2,
+        description="Entities related within one window at most (the sentence's own first, in order); "
+        "a window holding more is capped and counted in the step's stats.",
     )
     batch_size: int = Field(64, ge=1, description="Texts per spaCy nlp.pipe batch.")
     n_process: int = Field(

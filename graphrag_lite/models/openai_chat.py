@@ -33,7 +33,7 @@ from tenacity import (
 )
 
 from graphrag_lite.config.settings import LLMSettings
-from graphrag_lite.errors import CapReached, ConfigError, LLMError
+from graphrag_lite.errors import CapReached, ConfigError, EndpointDownError, LLMError
 from graphrag_lite.models.base import ChatResponse, Message, Usage, UsageMeter
 from graphrag_lite.models.budget import current_cap
 from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
@@ -136,6 +136,9 @@ class OpenAIEndpoint:
     ) -> None:
         self.model, self.api_base, self.api_version = model, api_base, api_version
         self.timeout, self.max_retries = llm.request_timeout, llm.max_retries
+        self.max_connection_failures = llm.max_connection_failures
+        self._connection_failures = 0  # calls in a row that could not reach the server
+        self.down: LLMError | None = None  # set when the circuit breaker opens
         self.concurrency, self.rate_caps = concurrency, rate_caps
         self._key = api_key.get_secret_value() if api_key is not None else None
         # A limit shared with other processes (the Ray rate-limiter actor): awaited with the prompt's token
@@ -189,6 +192,48 @@ class OpenAIEndpoint:
         state = self._states.pop(asyncio.get_running_loop(), None)
         if state is not None:
             await state.client.close()
+
+    async def preflight(self) -> None:
+        """Before an index spends anything: can the server be reached, and does it take the key? One
+        ``GET /models`` without retries. Only a connection, timeout or key failure fails it; a server without
+        that route passes (the first real call tells). Raises LLMError saying what to check."""
+        client = self._client()
+        try:
+            await client.with_options(max_retries=0, timeout=min(self.timeout, 15.0)).models.list()
+        except (openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            reason = self._failure(exc, 0).split(": ", 1)[-1]
+            raise LLMError(
+                f"Pre-flight check of the {self.kind} at {public_url(self.api_base)} failed, nothing was "
+                f"sent or spent: {reason}"
+            ) from None
+        except openai.OpenAIError as exc:
+            log.debug("pre-flight GET /models: %s (ignored)", exc)
+        finally:
+            await client.close()
+
+    def _breaker_check(self) -> None:
+        if self.down is not None:
+            raise self.down
+
+    def _breaker_note(self, exc: BaseException | None) -> None:
+        """Count calls in a row that could not reach the server; at ``max_connection_failures`` the breaker
+        opens: every later call fails at once with the same diagnosis."""
+        if not isinstance(exc, openai.APIConnectionError):  # timeouts are connection errors too
+            self._connection_failures = 0
+            return
+        self._connection_failures += 1
+        limit = self.max_connection_failures
+        if not (limit and self._connection_failures >= limit) or self.down is not None:
+            return
+        timed_out = isinstance(exc, openai.APITimeoutError)
+        self.down = EndpointDownError(
+            f"Stopped: {self._connection_failures} {self.kind} calls in a row could not reach "
+            f"{public_url(self.api_base)} ({'no reply in time' if timed_out else 'connection failed'}, each "
+            f"after {self.max_retries} retries). Check {self.section}.api_base and that the server is "
+            "running. Nothing more is sent; work done so far is kept (LLM cache and item memos): run the "
+            "same command again when the server is back."
+        )
+        log.error("%s", self.down)
 
     def _failure(self, exc: openai.OpenAIError, retries: int) -> str:
         """What failed and which setting (of ``section``) to check, for an error the openai client raised."""
@@ -330,6 +375,7 @@ class OpenAIChat(OpenAIEndpoint):
         """A request slot (concurrency, rate caps) for one call. Failures become an :class:`LLMError` that
         says what to check; ``usage`` is recorded either way. ``sent``: deltas a stream already yielded."""
         state = self._state()
+        self._breaker_check()
         try:
             async with state.semaphore, self._within_cap(msgs, usage):
                 if state.requests is not None:
@@ -361,7 +407,10 @@ class OpenAIChat(OpenAIEndpoint):
                 usage.retries += self.max_retries  # the client gave up after all of them
             failure = self._failure(exc, usage.retries)
             self.meter.note_error(failure)
+            self._breaker_note(exc)
             raise LLMError(failure) from None
+        else:
+            self._breaker_note(None)
         finally:
             self.meter.record(usage)
 

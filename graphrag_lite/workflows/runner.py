@@ -22,7 +22,7 @@ from typing import Any
 
 from graphrag_lite.config.prompts import prompt_path
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.errors import CapReached, GraphRAGError, WorkflowError
+from graphrag_lite.errors import CapReached, EndpointDownError, GraphRAGError, WorkflowError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
 from graphrag_lite.models.budget import SpendingCap, capped
 from graphrag_lite.store.atomic import atomic_write_json, read_json
@@ -305,6 +305,14 @@ class WorkflowRunner:
         atomic_write_json(stats_path, state)
         return RunReport(self.spec.name, reports, time.perf_counter() - started, stats_path, estimate)
 
+    def _stop_if_down(self, memo: ItemMemo) -> None:
+        """When the LLM's circuit breaker opened during the step, keep what the step finished (its memo) and
+        stop the run with the diagnosis, rather than writing a step's tables made of failures."""
+        down = getattr(self.chat, "down", None)
+        if isinstance(down, EndpointDownError):
+            memo.checkpoint(now=True)
+            raise down
+
     async def _run_step(
         self, step: StepSpec, index: int, count: int, memo: ItemMemo, mode: str, config_key: str
     ) -> StepReport:
@@ -315,7 +323,12 @@ class WorkflowRunner:
         before = self.meter.get(step.name)
         started = time.perf_counter()
         with usage_scope(step.name):
-            outputs = await self.steps[step.name].run(ctx)
+            try:
+                outputs = await self.steps[step.name].run(ctx)
+            except GraphRAGError:
+                self._stop_if_down(memo)  # the real cause, not the step's "0 entities"
+                raise
+        self._stop_if_down(memo)
         if memo.reused or memo.computed:
             # Saved before the tables: a kill in between leaves results the re-run reuses.
             memo.save(self._memo_path(step), config_key)

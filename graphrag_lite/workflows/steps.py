@@ -184,7 +184,13 @@ async def summarize_descriptions(ctx: StepContext) -> Tables:
     return {"entities": entities, "relationships": relationships, "text_units": text_units}
 
 
-@step("nlp.max_noun_phrases_per_unit", "nlp.cooccurrence_window", "nlp.edge_weighting")
+@step(
+    "nlp.max_noun_phrases_per_unit",
+    "nlp.cooccurrence_window",
+    "nlp.edge_weighting",
+    "nlp.max_sentence_tokens",
+    "nlp.max_window_entities",
+)
 async def extract_graph_nlp(ctx: StepContext) -> Tables:
     from graphrag_lite.index.executor import executor_for
     from graphrag_lite.index.extract.nlp import extract_graph_nlp as extract
@@ -195,6 +201,17 @@ async def extract_graph_nlp(ctx: StepContext) -> Tables:
         text_units, ctx.settings, on_progress=ctx.on_progress(), memo=ctx.memo, executor=executor
     )
     ctx.stats.update(result.stats)
+    if result.stats["capped_windows"]:
+        sources = {d.id: d.source for d in ctx.read("documents")}
+        for document_id, windows in result.stats["capped_windows"].items():
+            logger.warning(
+                "%s: %d sentence window(s) named more than %d entities (run-on text, tables or lists?); "
+                "only the first %d of each were related (nlp.max_window_entities).",
+                sources.get(document_id, document_id),
+                windows,
+                ctx.settings.nlp.max_window_entities,
+                ctx.settings.nlp.max_window_entities,
+            )
     if text_units and not result.entities:
         raise ExtractionError(f"0 entities from {len(text_units)} text units: is the input English prose?")
     return {"work/entities": result.entities, "work/relationships": result.relationships}

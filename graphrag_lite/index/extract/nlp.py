@@ -60,7 +60,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +114,7 @@ POSSESSIVE_TAGS = frozenset({"PRP$", "WP$"})
 MAX_PHRASE_WORDS = 4
 DESCRIPTION_SENTENCES = 3
 EVIDENCE_MAX_CHARS = 400
+MAX_SENTENCE_TOKENS = 120  # the default of nlp.max_sentence_tokens
 _EDGE_PUNCT = re.compile(r"^[^\w]+|[^\w.]+$")
 _COMPLETE_START = re.compile(r"^[\"'‘“(\[]*[A-Z0-9]")  # a chunk edge leaves a lower-case fragment
 
@@ -333,20 +334,34 @@ def _concept_mention(nlp: Language, chunk: Span) -> _Mention | None:
     return _Mention(form.casefold(), form, form, CONCEPT, False)
 
 
-def _by_sentence(doc: Doc, spans: Iterable[Span]) -> dict[int, list[Span]]:
-    """Spans keyed by the start token of their sentence: one pass over the doc instead of one per sentence."""
+def _segment_start(doc: Doc, token: int, max_tokens: int) -> int:
+    """The first token of the segment holding ``token``: its sentence, or the ``max_tokens`` piece of it."""
+    start = doc[token].sent.start
+    return start + (token - start) // max_tokens * max_tokens
+
+
+def _segments(doc: Doc, max_tokens: int) -> Iterator[Span]:
+    """The doc's sentences, a sentence longer than ``max_tokens`` cut into pieces of that many tokens."""
+    for sent in doc.sents:
+        for start in range(sent.start, sent.end, max_tokens):
+            yield doc[start : min(start + max_tokens, sent.end)]
+
+
+def _by_segment(doc: Doc, spans: Iterable[Span], max_tokens: int) -> dict[int, list[Span]]:
+    """Spans keyed by the start token of their segment: one pass over the doc instead of one per segment."""
     grouped: dict[int, list[Span]] = {}
     for span in spans:
-        grouped.setdefault(doc[span.start].sent.start, []).append(span)
+        grouped.setdefault(_segment_start(doc, span.start, max_tokens), []).append(span)
     return grouped
 
 
-def analyse_doc(nlp: Language, doc: Doc) -> list[_Sentence]:
-    """The mentions of one text unit, sentence by sentence (concepts not yet capped)."""
-    entities_by_sentence = _by_sentence(doc, doc.ents)
-    chunks_by_sentence = _by_sentence(doc, doc.noun_chunks)
+def analyse_doc(nlp: Language, doc: Doc, max_tokens: int = MAX_SENTENCE_TOKENS) -> list[_Sentence]:
+    """The mentions of one text unit, sentence by sentence (concepts not yet capped). A sentence longer
+    than ``max_tokens`` counts as several (a run-on line must not relate everything in it to everything)."""
+    entities_by_sentence = _by_segment(doc, doc.ents, max_tokens)
+    chunks_by_sentence = _by_segment(doc, doc.noun_chunks, max_tokens)
     sentences: list[_Sentence] = []
-    for sent in doc.sents:
+    for sent in _segments(doc, max_tokens):
         text = " ".join(sent.text.split())
         if not text:
             continue
@@ -495,14 +510,29 @@ class _Cooccurrences:
     """Sentence-window counts over all text units: the edges and what their weights are made of."""
 
     windows: int = 0  # N: sentence windows in all text units
+    capped: Counter[int] = field(default_factory=Counter)  # text unit -> windows cut to the cap
     mentions: Counter[str] = field(default_factory=Counter)  # node -> windows naming it
     counts: Counter[Pair] = field(default_factory=Counter)  # pair -> windows naming both
     units: dict[Pair, list[int]] = field(default_factory=dict)  # pair -> text units, in order
     evidence: dict[Pair, str] = field(default_factory=dict)
 
 
-def _cooccurrences(units: list[list[_Sentence]], window: int, node_of: dict[str, str]) -> _Cooccurrences:
-    """Windows per node and per pair of nodes (``node_of`` maps entity keys to nodes), with evidence.
+def _window_nodes(sentences: list[_Sentence], node_of: dict[str, str], cap: int) -> tuple[list[str], bool]:
+    """The nodes of one window, sorted, at most ``cap``: the first sentence's own come first, then the
+    following sentences' (each sentence's by key); and whether the cap cut any."""
+    seen: dict[str, None] = {}
+    for sentence in sentences:
+        for key in sorted(sentence.keys):
+            seen.setdefault(node_of[key], None)
+    nodes = list(seen)
+    return sorted(nodes[:cap]), len(nodes) > cap
+
+
+def _cooccurrences(
+    units: list[list[_Sentence]], window: int, node_of: dict[str, str], cap: int = 10**9
+) -> _Cooccurrences:
+    """Windows per node and per pair of nodes (``node_of`` maps entity keys to nodes), with evidence; a
+    window relates at most ``cap`` nodes (``capped`` counts the windows that had more).
 
     Best evidence = both in one sentence before across sentences, then fewest entities in the window, then
     the earliest."""
@@ -510,7 +540,9 @@ def _cooccurrences(units: list[list[_Sentence]], window: int, node_of: dict[str,
     best: dict[Pair, tuple[int, int, int, int]] = {}
     for u, sentences in enumerate(units):
         for i, sentence in enumerate(sentences):
-            nodes = sorted({node_of[k] for s in sentences[i : i + window + 1] for k in s.keys})
+            nodes, cut = _window_nodes(sentences[i : i + window + 1], node_of, cap)
+            if cut:
+                found.capped[u] += 1
             here = {node_of[k] for k in sentence.keys}
             found.windows += 1
             found.mentions.update(nodes)
@@ -560,11 +592,16 @@ def spacy_processes(units: int) -> int:
     return max(1, min(free, cores, 1 + units // _UNITS_PER_EXTRA_PROCESS))
 
 
-def analyse_texts(texts: list[str]) -> list[list[list[Any]]]:
+@dataclass(frozen=True)
+class AnalyseTexts:
     """The sentences and mentions of each text, in memo form: one executor task (it loads spaCy once per
     worker process)."""
-    nlp = load_spacy()
-    return [_sentences_to_memo(analyse_doc(nlp, doc)) for doc in nlp.pipe(texts)]
+
+    max_tokens: int = MAX_SENTENCE_TOKENS
+
+    def __call__(self, texts: list[str]) -> list[list[list[Any]]]:
+        nlp = load_spacy()
+        return [_sentences_to_memo(analyse_doc(nlp, doc, self.max_tokens)) for doc in nlp.pipe(texts)]
 
 
 def extract_graph_nlp(
@@ -601,7 +638,8 @@ def extract_graph_nlp(
         size = settings.executor.batch_size
         batches = [todo[i : i + size] for i in range(0, len(todo), size)]
         done = 0
-        for index, values in executor.map(analyse_texts, [[text for _, text, _ in b] for b in batches]):
+        analyse = AnalyseTexts(options.max_sentence_tokens)
+        for index, values in executor.map(analyse, [[text for _, text, _ in b] for b in batches]):
             for (i, _, key), value in zip(batches[index], values, strict=True):
                 memo.put(key, value)
                 analysed[i] = _sentences_from_memo(value)
@@ -612,7 +650,7 @@ def extract_graph_nlp(
     else:
         docs = nlp.pipe((text for _, text, _ in todo), batch_size=options.batch_size, n_process=n_process)
         for done, ((i, _, key), doc) in enumerate(zip(todo, docs, strict=True), 1):
-            sentences = analyse_doc(nlp, doc)
+            sentences = analyse_doc(nlp, doc, options.max_sentence_tokens)
             memo.put(key, _sentences_to_memo(sentences))
             analysed[i] = sentences
             if on_progress is not None:
@@ -631,7 +669,7 @@ def extract_graph_nlp(
 
     titles = {key: choose_title(group) for key, group in groups.items()}
     entities = _entities(units, text_units, groups, titles)
-    relationships = _relationships(units, text_units, titles, options)
+    relationships, capped = _relationships(units, text_units, titles, options)
     link_text_units(text_units, entities, relationships)
 
     words = sum(len(text.split()) for _, text, _ in todo)
@@ -656,6 +694,8 @@ def extract_graph_nlp(
         "spacy_model": pipeline_name(nlp),
         "n_process": n_process,
         "executor": executor.name if executor is not None else "local",
+        # run-on text: windows that held more than nlp.max_window_entities (per document id)
+        "capped_windows": dict(sorted(capped.items())),
     }
     return NLPResult(entities, relationships, stats)
 
@@ -704,16 +744,20 @@ def _entities(
 
 def _relationships(
     units: list[list[_Sentence]], text_units: list[TextUnit], titles: dict[str, str], options: NLPSettings
-) -> list[Relationship]:
+) -> tuple[list[Relationship], Counter[str]]:
     """One edge per pair of entities sharing a window; entity keys whose titles normalise alike are one node
-    (as in :func:`_entities`), so a window is counted once per pair."""
+    (as in :func:`_entities`), so a window is counted once per pair. Also: windows cut to
+    ``nlp.max_window_entities``, per document id."""
     node_of = {key: normalize_title(title) for key, title in titles.items()}
     node_title: dict[str, str] = {}
     for key in sorted(titles):
         node_title.setdefault(node_of[key], titles[key])
     window = options.cooccurrence_window
     where = "sentence" if window == 0 else f"window of {window + 1} sentences"
-    found = _cooccurrences(units, window, node_of)
+    found = _cooccurrences(units, window, node_of, options.max_window_entities)
+    capped: Counter[str] = Counter()
+    for u, count in found.capped.items():
+        capped[text_units[u].document_id] += count
     relationships: list[Relationship] = []
     for (a, b), count in found.counts.items():
         source, target = sorted((node_title[a], node_title[b]), key=lambda t: (normalize_title(t), t))
@@ -737,4 +781,5 @@ def _relationships(
                 text_unit_ids=unit_ids,
             )
         )
-    return sorted(relationships, key=lambda r: (-r.weight, r.source.casefold(), r.target.casefold(), r.id))
+    order = sorted(relationships, key=lambda r: (-r.weight, r.source.casefold(), r.target.casefold(), r.id))
+    return order, capped

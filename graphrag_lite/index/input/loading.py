@@ -247,6 +247,8 @@ def _read_rows(
     except OSError as exc:
         raise _Skip("unreadable", f"cannot be read: {exc.strerror or exc}", "fix or remove it") from exc
     kind = sniff(data)
+    if kind is None and ext in ("docx", "pptx") and data.startswith(b"PK"):
+        kind = ext  # a damaged Office file (a zip that does not open): its reader says what is wrong
     if kind in READERS:
         rows = [_structured_row(_extract(READERS[kind], data), path.stem, kind)]
     else:

@@ -1,0 +1,81 @@
+"""Degenerate input: one line of ``--mb`` megabytes of words drawn from a 23-word vocabulary, no punctuation,
+indexed offline (fast method) in a child process: wall time, peak RSS, entities, relationships, and the
+caps the NLP step reports.
+
+    .venv/bin/python benchmarks/degenerate_input.py --mb 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# 23 words (22 distinct), five of them capitalised
+WORDS = "the old Miser Scrooge walked through London fog and Marley counted every golden coin while young"
+WORDS += " Cratchit waited in the bitter winter cold"
+VOCABULARY = WORDS.split()
+
+
+def write_corpus(path: Path, megabytes: float, seed: int = 7) -> int:
+    rng = random.Random(seed)
+    target = int(megabytes * 1_000_000)
+    words: list[str] = []
+    size = 0
+    while size < target:
+        word = rng.choice(VOCABULARY)
+        words.append(word)
+        size += len(word) + 1
+    path.write_text(" ".join(words), encoding="utf-8")
+    return size
+
+
+CHILD = """
+import json, sys
+from graphrag_lite.api.facade import GraphRAG
+from graphrag_lite.store.tables import read_table
+root = sys.argv[1]
+with GraphRAG(root) as rag:
+    report = rag.index(method="fast")
+nlp = next(s for s in report.steps if s.name == "extract_graph_nlp")
+print(json.dumps({
+    "entities": len(read_table(root + "/output", "entities")),
+    "relationships": len(read_table(root + "/output", "relationships")),
+    "caps": {"sentences": nlp.stats["sentences"],
+             "capped_windows": sum(nlp.stats.get("capped_windows", {}).values())},
+    "steps": {s.name: round(s.duration_s, 1) for s in report.steps},
+}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mb", type=float, default=20.0)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="degenerate_"))
+    (root / "input").mkdir()
+    size = write_corpus(root / "input" / "one_line.txt", args.mb)
+    (root / "settings.yaml").write_text("")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CHILD, str(root)], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"indexing failed (exit {done.returncode})")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(
+        f"| {size / 1e6:.1f} MB, one line | {wall:.0f} s | {peak_mb / 1024:.2f} GB | {result['entities']} | "
+        f"{result['relationships']} | {json.dumps(result['caps'])} |"
+    )
+    print(json.dumps(result["steps"]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
