@@ -1,9 +1,11 @@
-"""Kill `graphrag-lite index` (SIGKILL) in every step of the standard workflow, resume, and compare.
+"""Kill `graphrag-lite index` and `update` (SIGKILL) at ten points, resume, and compare.
 
 One project is indexed without interruption; a second one is killed in extraction, description summaries,
 clustering, community reports and embeddings, resumed after each kill, and finally run to the end. Its
 tables must be byte-identical to the uninterrupted ones, no request whose reply was cached may be sent
-again, and no file visible under its real name may ever be partial.
+again, and no file visible under its real name may ever be partial. The same holds for an update (one
+document changed, one deleted, one added) killed five more times, each after a seeded random number of
+answered requests.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from conftest import TEST_API_KEY, TEST_MODEL
 from support.kill import (
+    ANYWHERE,
     STEP_REQUESTS,
     Attempt,
     KillPoint,
@@ -155,3 +158,57 @@ def test_index_killed_in_every_step_resumes_to_the_uninterrupted_tables(
             cache_keys(reference.cache / "llm.sqlite", "chat")
         )
         print(f"\nkill and resume:\n{_describe(attempts)}")
+
+
+UPDATE_KILLS = 5
+UPDATE_SEED = 23
+
+
+def _change_inputs(root: Path) -> None:
+    """One document changed, one deleted, one added: an update with work in every LLM step."""
+    folder = root / "input"
+    first = folder / "carol-1.txt"
+    first.write_text(first.read_text(encoding="utf-8") + "\nTiny Tim blessed them, every one.\n", "utf-8")
+    (folder / "carol-3.txt").unlink()
+    (folder / "carol-4.txt").write_text(
+        "Fezziwig held a ball at his warehouse. Mrs. Fezziwig danced with him, and Dick Wilkins and "
+        "young Ebenezer Scrooge cleared the floor for the fiddler.\n",
+        encoding="utf-8",
+    )
+
+
+def test_update_killed_at_random_points_resumes_to_the_uninterrupted_update(
+    llm_server: TestLLMServer, tmp_path: Path
+) -> None:
+    """Five more kill points, during ``update``, each after a seeded random number of answered requests."""
+    import random
+
+    reference = KillResumeHarness(_project(tmp_path / "reference", llm_server), llm_server, env=ENV)
+    assert reference.run().returncode == 0
+    _change_inputs(reference.root)
+    updated = reference.run(verb="update")
+    assert updated.returncode == 0, updated.stderr_tail
+
+    rng = random.Random(UPDATE_SEED)
+    with TestLLMServer(delay_s=DELAY_S) as server:
+        harness = KillResumeHarness(_project(tmp_path / "killed", server), server, env=ENV)
+        assert harness.run().returncode == 0
+        _change_inputs(harness.root)
+        kills = 0
+        for _ in range(UPDATE_KILLS):
+            attempt = harness.run(KillPoint(ANYWHERE, after_requests=rng.randint(1, 4)), verb="update")
+            if not attempt.killed:  # the remaining work was smaller than the kill point: it finished
+                assert attempt.returncode == 0, attempt.stderr_tail
+                break
+            kills += 1
+            assert attempt.returncode == -signal.SIGKILL
+            assert not unreadable_files(harness.output), unreadable_files(harness.output)
+        final = harness.run(verb="update")
+        assert final.returncode == 0, final.stderr_tail
+        assert kills >= 3, f"only {kills} kills landed in the update:\n{_describe(harness.attempts)}"
+        assert file_digests(harness.output) == file_digests(reference.output)
+        assert vector_rows(harness.output / "lancedb") == vector_rows(reference.output / "lancedb")
+        settings = harness.settings
+        for attempt in harness.attempts:
+            resent = resent_after_cached(attempt, settings)
+            assert not resent, f"update attempt: cached requests sent again: {resent}"

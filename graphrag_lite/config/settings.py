@@ -253,7 +253,7 @@ class NLPSettings(_Section):
         "weighs less per shared window than a pair seen only together; count = windows shared.",
     )
     max_sentence_tokens: int = Field(
-        120,
+        200,
         ge=10,
         description="Longer sentences (text with no punctuation, tables, lists) are split into pieces of "
         "this many tokens before relating entities: bounds the pairs a run-on sentence can make.",

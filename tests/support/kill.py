@@ -54,6 +54,10 @@ def _kind(module: str, marker: str) -> str:
     return f"{module}:{marker[:40]}"
 
 
+def _any_step(entry: LogEntry) -> bool:
+    return any(sends(entry) for sends in STEP_REQUESTS.values())
+
+
 # Which server requests each step of the standard workflow sends.
 STEP_REQUESTS: dict[str, Predicate] = {
     "extract_graph": lambda e: (
@@ -65,9 +69,14 @@ STEP_REQUESTS: dict[str, Predicate] = {
 }
 
 
+ANYWHERE = "*"  # a KillPoint step: any step, counting every request the run sends
+
+
 @dataclass(frozen=True)
 class KillPoint:
-    """Kill once ``step`` has started and ``after_requests`` of its server requests were answered."""
+    """Kill once ``step`` has started and ``after_requests`` of its server requests were answered; with
+    step ``ANYWHERE``, once ``after_requests`` requests of any step were (how ``update`` runs are killed:
+    their stats.json lists every step from the start)."""
 
     step: str
     after_requests: int = 0
@@ -130,9 +139,11 @@ class KillResumeHarness:
     def cache(self) -> Path:
         return self.root / "cache"
 
-    def command(self) -> list[str]:
-        """``graphrag-lite index`` for this project, run with the current interpreter."""
+    def command(self, verb: str = "index") -> list[str]:
+        """``graphrag-lite index`` (or ``update``) for this project, run with the current interpreter."""
         cli = [sys.executable, "-m", "graphrag_lite.cli.main"]
+        if verb == "update":
+            return [*cli, "update", "--root", str(self.root)]
         return [*cli, "index", "--root", str(self.root), "--method", self.method]
 
     @property
@@ -154,9 +165,11 @@ class KillResumeHarness:
         return next((s for s in self.steps if s not in done), None)
 
     # -- running -----------------------------------------------------------------------------------
-    def run(self, point: KillPoint | None = None, *, timeout_s: float = 120.0) -> Attempt:
+    def run(
+        self, point: KillPoint | None = None, *, timeout_s: float = 120.0, verb: str = "index"
+    ) -> Attempt:
         """Run the CLI once; SIGKILL it at ``point`` (or let it finish when None)."""
-        if point is not None and point.step not in self.steps:
+        if point is not None and point.step not in (*self.steps, ANYWHERE):
             raise ValueError(f"Unknown step {point.step!r}; the workflow has {self.steps}.")
         chat_before = cache_keys(self.cache / CHAT_CACHE_FILE, "chat")
         embedding_before = cache_keys(self.cache / EMBEDDING_CACHE_FILE, "embeddings")
@@ -165,7 +178,7 @@ class KillResumeHarness:
         started = time.monotonic()
         killed_at: float | None = None
         with err_path.open("wb") as err:
-            proc = subprocess.Popen(self.command(), env=self.env, stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(self.command(verb), env=self.env, stdout=subprocess.DEVNULL, stderr=err)
             try:
                 if point is not None:
                     killed_at = self._kill_at(proc, point, log_start, started + timeout_s)
@@ -198,8 +211,9 @@ class KillResumeHarness:
         self, proc: subprocess.Popen[bytes], point: KillPoint, log_start: int, deadline: float
     ) -> float | None:
         """Poll until ``point`` is reached, then SIGKILL; the wall-clock time of the kill (None: none)."""
-        before = self.steps[: self.steps.index(point.step)]
-        wanted = STEP_REQUESTS.get(point.step)
+        anywhere = point.step == ANYWHERE
+        before = [] if anywhere else self.steps[: self.steps.index(point.step)]
+        wanted = _any_step if anywhere else STEP_REQUESTS.get(point.step)
         stats = self.output / STATS_FILE
         seen: tuple[int, int, int] | None = None  # stats.json's inode, mtime and size when last read
         started = False

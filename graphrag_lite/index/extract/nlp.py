@@ -114,7 +114,7 @@ POSSESSIVE_TAGS = frozenset({"PRP$", "WP$"})
 MAX_PHRASE_WORDS = 4
 DESCRIPTION_SENTENCES = 3
 EVIDENCE_MAX_CHARS = 400
-MAX_SENTENCE_TOKENS = 120  # the default of nlp.max_sentence_tokens
+MAX_SENTENCE_TOKENS = 200  # the default of nlp.max_sentence_tokens
 _EDGE_PUNCT = re.compile(r"^[^\w]+|[^\w.]+$")
 _COMPLETE_START = re.compile(r"^[\"'‘“(\[]*[A-Z0-9]")  # a chunk edge leaves a lower-case fragment
 
