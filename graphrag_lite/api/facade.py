@@ -23,11 +23,14 @@ from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
 from graphrag_lite.workflows.update import UpdateReport
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from graphrag_lite.query.engine import QueryEnv, SearchOptions
     from graphrag_lite.query.filters import FilterSpec
     from graphrag_lite.query.index_data import IndexData
     from graphrag_lite.store.objectstore import Manifest
     from graphrag_lite.workflows.estimate import CostEstimate
+    from graphrag_lite.workflows.import_index import ImportReport
     from graphrag_lite.workflows.progress import ProgressSink
 
 T = TypeVar("T")
@@ -145,6 +148,41 @@ class GraphRAG:
         uses_reports = settings.resolved_method == "standard" or settings.nlp.llm_reports
         return uses_reports or settings.contextual_prefix_inputs is not None
 
+    def _refuse_to_rebuild_an_import(self, force: bool) -> None:
+        from graphrag_lite.store.reader import IndexReader
+        from graphrag_lite.workflows.import_index import IMPORTED_WORKFLOW
+
+        state = IndexReader(self.settings.output_path, self.settings.root).stats()
+        if state.get("workflow") == IMPORTED_WORKFLOW and not force:
+            raise ConfigError(
+                f"The index in {self.settings.output_path} was imported from Microsoft GraphRAG: `index` "
+                "would rebuild it from input/ with this project's pipeline (LLM calls for every document) "
+                "and replace the imported tables. Query it as it is, or pass --force to rebuild."
+            )
+
+    @staticmethod
+    def import_index(
+        source: str | Path,
+        root: str | Path,
+        *,
+        offline: bool = False,
+        force: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> ImportReport:
+        """Open a Microsoft GraphRAG project (or its output folder) ``source`` as the graphrag-lite project
+        ``root``: tables, hierarchy and reports as they are, no LLM call (docs/migrating-from-graphrag.md)."""
+        from graphrag_lite.models.factory import create_embedder
+        from graphrag_lite.workflows.import_index import import_index
+
+        return import_index(
+            Path(source),
+            Path(root),
+            offline=offline,
+            force=force,
+            embedder_factory=create_embedder,
+            on_progress=on_progress,
+        )
+
     async def _preflight(self) -> None:
         """Check the endpoints an index would call before it spends anything (models/openai_chat.py)."""
         from graphrag_lite.models.embeddings import OpenAIEmbedder
@@ -176,6 +214,7 @@ class GraphRAG:
         """Build or resume the index with the standard (LLM) or fast (offline) workflow. Another index or
         update of the project raises IndexBusyError, or with ``wait`` is waited for."""
         self.settings = self._with_method(method)
+        self._refuse_to_rebuild_an_import(force)
         with self._index_run(wait):
             await self._preflight()
             estimate = self.estimate().as_dict() if self._uses_llm() else None

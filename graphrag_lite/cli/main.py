@@ -195,6 +195,39 @@ def update(
     _say_published(rag)
 
 
+@app.command("import")
+def import_(
+    source: Annotated[
+        Path,
+        typer.Argument(help="A Microsoft GraphRAG project root, or its output folder.", show_default=False),
+    ],
+    root: RootOption = Path("."),
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Write settings with no LLM and embed with the local model (their vectors are not reused).",
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace an index already in ROOT/output.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Open a Microsoft GraphRAG index here as it is: tables, communities and reports, no LLM call.
+
+    Example: graphrag-lite import ~/my-graphrag-project --root carol
+    """
+    _logging(verbose)
+    from graphrag_lite.api.facade import GraphRAG
+    from graphrag_lite.cli.render import print_import_summary
+
+    try:
+        report = GraphRAG.import_index(source, root, offline=offline, force=force)
+    except GraphRAGError as exc:
+        _fail(exc)
+        return
+    print_import_summary(report)
+
+
 @app.command()
 def query(
     question: Annotated[str | None, typer.Argument(help="The question (omit with --batch).")] = None,

@@ -79,6 +79,23 @@ def print_index_summary(report: Any) -> None:
     _err.print(f"Stats: {report.stats_path}")
 
 
+def print_import_summary(report: Any) -> None:
+    """What an import read from GraphRAG, what it wrote here, the vectors, and what it dropped."""
+    table = Table(title=f"Imported {shown(report.source)}")
+    for column in ("table", "GraphRAG rows", "rows here"):
+        table.add_column(column)
+    for name, count in report.read.items():
+        table.add_row(name, str(count), str(report.written.get(name, "-")))
+    _err.print(table)
+    _err.print(f"Vectors: {shown(report.vectors)}")
+    for what, why in report.dropped.items():
+        _err.print(f"Dropped: {shown(what)}: {shown(why)}")
+    for note in report.notes:
+        _err.print(f"Note: {shown(note)}")
+    where = shown(report.root)
+    _err.print(f'Done in {report.seconds:.1f} s, no LLM call. Next: graphrag-lite query "..." --root {where}')
+
+
 def print_update_summary(update: Any) -> None:
     """The index table, then what changed and what the update cost against a full re-index."""
     print_index_summary(update.run)

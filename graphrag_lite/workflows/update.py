@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.errors import IndexNotFoundError
+from graphrag_lite.errors import IndexNotFoundError, NotBuiltYetError
 from graphrag_lite.store.atomic import atomic_write_json, read_json
 from graphrag_lite.store.layout import STATS_FILE
 from graphrag_lite.store.reader import IndexReader
+from graphrag_lite.workflows.import_index import IMPORTED_WORKFLOW
 from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
 
 _TRACKED = ("documents", "text_units", "entities", "relationships", "communities", "community_reports")
@@ -52,6 +53,13 @@ def indexed_workflow(settings: Settings) -> str:
         raise IndexNotFoundError(
             f"No index to update in {settings.output_path}. Build it first: `graphrag-lite index --root "
             f"{settings.root}`."
+        )
+    if state["workflow"] == IMPORTED_WORKFLOW:
+        raise NotBuiltYetError(
+            f"The index in {settings.output_path} was imported from Microsoft GraphRAG, and updating an "
+            "imported index is not supported yet: its graph has no per-chunk extraction records to merge new "
+            "files into. Query it as it is, or rebuild it here with `graphrag-lite index --force` (this "
+            "re-extracts every document with the LLM)."
         )
     return str(state["workflow"])
 
