@@ -14,7 +14,7 @@ import yaml
 from support.server import TestLLMServer
 
 from graphrag_lite.api.facade import GraphRAG
-from graphrag_lite.errors import ConfigError, GraphRAGError, InputError, NotBuiltYetError
+from graphrag_lite.errors import ConfigError, GraphRAGError, InputError
 from graphrag_lite.store.tables import read_records
 from graphrag_lite.workflows.import_index import read_graphrag_ids
 
@@ -129,12 +129,9 @@ def test_their_vectors_are_reused_and_answers_come_over_http(
     assert (root / "prompts" / "graphrag" / "extract_graph.txt").is_file()  # kept for reference
 
 
-def test_update_and_index_of_an_import_say_what_they_would_do(offline_import: Path) -> None:
-    with GraphRAG(offline_import) as rag:
-        with pytest.raises(NotBuiltYetError, match="imported from Microsoft GraphRAG"):
-            rag.update()
-        with pytest.raises(ConfigError, match="pass --force to rebuild"):
-            rag.index()
+def test_index_refuses_to_rebuild_an_import_without_force(offline_import: Path) -> None:
+    with GraphRAG(offline_import) as rag, pytest.raises(ConfigError, match="pass --force to rebuild"):
+        rag.index()
 
 
 # -- bad input: a clear error naming the problem, and the target untouched ----------------------------------
@@ -200,3 +197,52 @@ def test_each_bad_source_names_the_problem_and_leaves_the_target_as_it_was(tmp_p
 def test_an_existing_index_is_not_replaced_without_force(offline_import: Path) -> None:
     with pytest.raises(GraphRAGError, match="already holds an index"):
         GraphRAG.import_index(FIXTURE, offline_import, offline=True)
+
+
+NEW_FILE = (
+    "Captain Nemo steered the Nautilus under the polar ice. Professor Aronnax kept a journal of the voyage, "
+    "and Ned Land planned an escape with Conseil. Captain Nemo showed Professor Aronnax the ruins of "
+    "Atlantis, and Ned Land and Conseil watched from the Nautilus.\n"
+) * 3
+
+
+def test_update_adds_a_file_and_keeps_every_report_it_does_not_touch(tmp_path: Path) -> None:
+    root = tmp_path / "carol"
+    GraphRAG.import_index(FIXTURE, root, offline=True)
+    output = root / "output"
+    before = {r.id: r for r in read_records(output, "community_reports")}
+    (root / "input" / "nemo.txt").write_text(NEW_FILE, encoding="utf-8")
+    with GraphRAG(root) as rag:
+        report = rag.update()
+    assert report.documents == {"added": ["nemo.txt"], "changed": [], "deleted": []}
+    titles = {e.title.casefold() for e in read_records(output, "entities")}
+    assert {"nemo", "ned land", "nautilus"} <= titles, "the new file's entities are in the graph"
+    after = {r.id: r for r in read_records(output, "community_reports")}
+    kept = [rid for rid, r in before.items() if after.get(rid) == r]
+    assert len(kept) == report.reuse["community_reports"]["reused"] == len(before)  # no old report touched
+    assert len(after) > len(before), "the new file's entities got a community and a report of their own"
+    with GraphRAG(root) as rag:
+        answer = rag.query("Who is Captain Nemo?", "local")
+    assert any("Nemo" in c.quote for c in answer.citations)
+
+
+def test_an_update_rewrites_only_the_reports_of_communities_it_touches(tmp_path: Path) -> None:
+    root = tmp_path / "carol"
+    GraphRAG.import_index(FIXTURE, root, offline=True)
+    output = root / "output"
+    before = {r.id: r for r in read_records(output, "community_reports")}
+    scrooge = next(e.id for e in read_records(output, "entities") if e.title == "SCROOGE")
+    (root / "input" / "visit.txt").write_text(
+        "Scrooge met Captain Nemo aboard the Nautilus. Scrooge and Nemo spoke of Marley.\n" * 3,
+        encoding="utf-8",
+    )
+    with GraphRAG(root) as rag:
+        report = rag.update()
+    after = {r.id: r for r in read_records(output, "community_reports")}
+    communities = {c.id: c for c in read_records(output, "communities")}
+    touched = {rid for rid, r in before.items() if after[rid] != r}
+    holding_scrooge = {rid for rid in before if scrooge in communities[after[rid].community_id].entity_ids}
+    assert touched and touched <= holding_scrooge, "only communities the new file reaches are rewritten"
+    untouched = set(before) - touched
+    assert untouched and all(after[rid] == before[rid] for rid in untouched)
+    assert report.reuse["community_reports"]["reused"] >= len(untouched)

@@ -245,10 +245,18 @@ class GraphRAG:
         reports of changed communities are rewritten; community ids stay stable. See
         :mod:`graphrag_lite.workflows.update`.
         """
+        from graphrag_lite.workflows.import_index import IMPORTED_WORKFLOW
         from graphrag_lite.workflows.update import indexed_workflow, update_index
 
         with self._index_run(wait):
             workflow = indexed_workflow(self.settings)
+            if workflow == IMPORTED_WORKFLOW:  # a Microsoft GraphRAG index: merged into, hierarchy kept
+                from graphrag_lite.workflows.import_update import update_imported
+
+                await self._preflight()
+                report = await update_imported(self.settings, self.chat, self.embedder)
+                self._forget_data()
+                return report
             self.settings = self.settings.model_copy(update={"method": workflow})
             await self._preflight()
             report = await update_index(self.settings, self._runner(workflow, show_progress, progress))

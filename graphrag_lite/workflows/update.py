@@ -16,11 +16,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.errors import IndexNotFoundError, NotBuiltYetError
+from graphrag_lite.errors import IndexNotFoundError
 from graphrag_lite.store.atomic import atomic_write_json, read_json
 from graphrag_lite.store.layout import STATS_FILE
 from graphrag_lite.store.reader import IndexReader
-from graphrag_lite.workflows.import_index import IMPORTED_WORKFLOW
 from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
 
 _TRACKED = ("documents", "text_units", "entities", "relationships", "communities", "community_reports")
@@ -54,13 +53,6 @@ def indexed_workflow(settings: Settings) -> str:
             f"No index to update in {settings.output_path}. Build it first: `graphrag-lite index --root "
             f"{settings.root}`."
         )
-    if state["workflow"] == IMPORTED_WORKFLOW:
-        raise NotBuiltYetError(
-            f"The index in {settings.output_path} was imported from Microsoft GraphRAG, and updating an "
-            "imported index is not supported yet: its graph has no per-chunk extraction records to merge new "
-            "files into. Query it as it is, or rebuild it here with `graphrag-lite index --force` (this "
-            "re-extracts every document with the LLM)."
-        )
     return str(state["workflow"])
 
 
@@ -73,7 +65,7 @@ def _snapshot(settings: Settings) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _table_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+def table_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
     common = before.keys() & after.keys()
     changed = sum(1 for key in common if before[key] != after[key])
     return {
@@ -84,7 +76,7 @@ def _table_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, i
     }
 
 
-def _document_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[str]]:
+def document_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[str]]:
     old = {d.source: d.content_hash for d in before.values()}
     new = {d.source: d.content_hash for d in after.values()}
     return {
@@ -113,8 +105,8 @@ async def update_index(settings: Settings, runner: WorkflowRunner) -> UpdateRepo
         community_ids.update(step.stats.get("community_ids", {}))
     report = UpdateReport(
         run=run,
-        documents=_document_changes(before["documents"], after["documents"]),
-        tables={name: _table_changes(before[name], after[name]) for name in _TRACKED},
+        documents=document_changes(before["documents"], after["documents"]),
+        tables={name: table_changes(before[name], after[name]) for name in _TRACKED},
         reuse=reuse,
         vectors=vectors,
         llm_calls=usage["llm_calls"],
