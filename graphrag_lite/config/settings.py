@@ -264,6 +264,12 @@ class NLPSettings(_Section):
         description="Entities related within one window at most (the sentence's own first, in order); "
         "a window holding more is capped and counted in the step's stats.",
     )
+    max_pairs_per_unit: int = Field(
+        300,
+        ge=1,
+        description="Distinct entity pairs one text unit may relate (its first ones); bounds the edges of "
+        "text that names many entities in every sentence.",
+    )
     batch_size: int = Field(64, ge=1, description="Texts per spaCy nlp.pipe batch.")
     n_process: int = Field(
         0, ge=0, le=8, description="spaCy worker processes; 0 = one per free core on large inputs."

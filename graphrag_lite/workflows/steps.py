@@ -190,6 +190,7 @@ async def summarize_descriptions(ctx: StepContext) -> Tables:
     "nlp.edge_weighting",
     "nlp.max_sentence_tokens",
     "nlp.max_window_entities",
+    "nlp.max_pairs_per_unit",
 )
 async def extract_graph_nlp(ctx: StepContext) -> Tables:
     from graphrag_lite.index.executor import executor_for
@@ -205,12 +206,13 @@ async def extract_graph_nlp(ctx: StepContext) -> Tables:
         sources = {d.id: d.source for d in ctx.read("documents")}
         for document_id, windows in result.stats["capped_windows"].items():
             logger.warning(
-                "%s: %d sentence window(s) named more than %d entities (run-on text, tables or lists?); "
-                "only the first %d of each were related (nlp.max_window_entities).",
+                "%s: %d sentence window(s) named more entities than the caps allow (run-on text, tables or "
+                "lists?): at most %d entities per window and %d pairs per text unit were related "
+                "(nlp.max_window_entities, nlp.max_pairs_per_unit).",
                 sources.get(document_id, document_id),
                 windows,
                 ctx.settings.nlp.max_window_entities,
-                ctx.settings.nlp.max_window_entities,
+                ctx.settings.nlp.max_pairs_per_unit,
             )
     if text_units and not result.entities:
         raise ExtractionError(f"0 entities from {len(text_units)} text units: is the input English prose?")

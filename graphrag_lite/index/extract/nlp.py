@@ -529,26 +529,31 @@ def _window_nodes(sentences: list[_Sentence], node_of: dict[str, str], cap: int)
 
 
 def _cooccurrences(
-    units: list[list[_Sentence]], window: int, node_of: dict[str, str], cap: int = 10**9
+    units: list[list[_Sentence]], window: int, node_of: dict[str, str], cap: int = 10**9, pairs: int = 10**9
 ) -> _Cooccurrences:
     """Windows per node and per pair of nodes (``node_of`` maps entity keys to nodes), with evidence; a
-    window relates at most ``cap`` nodes (``capped`` counts the windows that had more).
+    window relates at most ``cap`` nodes, and a text unit at most ``pairs`` distinct pairs (its first ones;
+    ``capped`` counts the windows cut by either).
 
     Best evidence = both in one sentence before across sentences, then fewest entities in the window, then
     the earliest."""
     found = _Cooccurrences()
     best: dict[Pair, tuple[int, int, int, int]] = {}
     for u, sentences in enumerate(units):
+        in_unit: set[Pair] = set()
         for i, sentence in enumerate(sentences):
             nodes, cut = _window_nodes(sentences[i : i + window + 1], node_of, cap)
-            if cut:
-                found.capped[u] += 1
             here = {node_of[k] for k in sentence.keys}
             found.windows += 1
             found.mentions.update(nodes)
             for a_index, a in enumerate(nodes):
                 for b in nodes[a_index + 1 :]:
                     pair = (a, b)
+                    if pair not in in_unit:
+                        if len(in_unit) >= pairs:
+                            cut = True
+                            continue
+                        in_unit.add(pair)
                     found.counts[pair] += 1
                     seen = found.units.setdefault(pair, [])
                     if not seen or seen[-1] != u:
@@ -556,6 +561,8 @@ def _cooccurrences(
                     candidate = (0 if a in here and b in here else 1, len(nodes), u, i)
                     if pair not in best or candidate < best[pair]:
                         best[pair] = candidate
+            if cut:
+                found.capped[u] += 1
     for pair, (apart, _, u, i) in best.items():
         span = units[u][i : i + (window + 1 if apart else 1)]
         found.evidence[pair] = " ".join(s.text for s in span)
@@ -754,7 +761,7 @@ def _relationships(
         node_title.setdefault(node_of[key], titles[key])
     window = options.cooccurrence_window
     where = "sentence" if window == 0 else f"window of {window + 1} sentences"
-    found = _cooccurrences(units, window, node_of, options.max_window_entities)
+    found = _cooccurrences(units, window, node_of, options.max_window_entities, options.max_pairs_per_unit)
     capped: Counter[str] = Counter()
     for u, count in found.capped.items():
         capped[text_units[u].document_id] += count
