@@ -23,14 +23,10 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import EmbeddingError, LLMError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
 from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
-from graphrag_lite.models.embeddings import (
-    AutoMiniLMEmbedder,
-    CachedEmbedder,
-    OpenAIEmbedder,
-    TorchMiniLMEmbedder,
-)
+from graphrag_lite.models.embeddings import AutoMiniLMEmbedder, CachedEmbedder, TorchMiniLMEmbedder
 from graphrag_lite.models.factory import create_chat, create_embedder, open_caches
 from graphrag_lite.models.openai_chat import OpenAIChat
+from graphrag_lite.models.openai_embeddings import OpenAIEmbedder
 from graphrag_lite.models.tokens import count_tokens
 
 QUESTION = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Who is Marley?"}]

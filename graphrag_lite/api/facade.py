@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
@@ -19,8 +20,6 @@ from graphrag_lite.config import Settings, load_settings
 from graphrag_lite.errors import ConfigError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, close_model
 from graphrag_lite.query.result import QueryResult
-from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
-from graphrag_lite.workflows.update import UpdateReport
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,6 +31,8 @@ if TYPE_CHECKING:
     from graphrag_lite.workflows.estimate import CostEstimate
     from graphrag_lite.workflows.import_index import ImportReport
     from graphrag_lite.workflows.progress import ProgressSink
+    from graphrag_lite.workflows.runner import RunReport, WorkflowRunner
+    from graphrag_lite.workflows.update import UpdateReport
 
 T = TypeVar("T")
 
@@ -185,8 +186,8 @@ class GraphRAG:
 
     async def _preflight(self) -> None:
         """Check the endpoints an index would call before it spends anything (models/openai_chat.py)."""
-        from graphrag_lite.models.embeddings import OpenAIEmbedder
         from graphrag_lite.models.openai_chat import OpenAIEndpoint
+        from graphrag_lite.models.openai_embeddings import OpenAIEmbedder
 
         chat = self.chat if self._uses_llm() else None
         if isinstance(chat, OpenAIEndpoint):
@@ -289,6 +290,7 @@ class GraphRAG:
         self, workflow: str, show_progress: bool, progress: ProgressSink | None = None
     ) -> WorkflowRunner:
         from graphrag_lite.workflows.progress import LoggingProgress, cli_progress
+        from graphrag_lite.workflows.runner import WorkflowRunner
         from graphrag_lite.workflows.spec import load_workflow
         from graphrag_lite.workflows.steps import STEPS
 
@@ -321,13 +323,15 @@ class GraphRAG:
     # -- querying --------------------------------------------------------------------------------------
     async def _env(self, filters: FilterSpec | None = None) -> QueryEnv:
         """What a query runs against; with ``filters``, the index restricted to the matching documents."""
+        from graphrag_lite.models.timing import TimedEmbedder, timed
         from graphrag_lite.query.engine import QueryEnv
         from graphrag_lite.query.filters import restrict
 
-        data = await self.aindex_data()
-        if filters:
-            data = await asyncio.to_thread(restrict, data, filters)
-        return QueryEnv(data, self.chat, self.embedder, self.settings)
+        with timed("load"):
+            data = await self.aindex_data()
+            if filters:
+                data = await asyncio.to_thread(restrict, data, filters)
+        return QueryEnv(data, self.chat, TimedEmbedder(self.embedder), self.settings)
 
     async def aquery(
         self,
@@ -343,11 +347,16 @@ class GraphRAG:
         """Answer ``text`` with local, global, drift, basic, graph or lazy search (or the options
         object's). ``budget``: lazy search's relevance tests. ``filters``: answer only from documents whose
         metadata match, e.g. ``{"group": "finance"}`` (see :mod:`graphrag_lite.query.filters`)."""
+        from graphrag_lite.models.timing import collecting
         from graphrag_lite.query.engine import run_query
 
         options = _options(method, community_level, context_tokens, history, budget)
-        async with self._spending_cap():
-            result = await run_query(text, options, await self._env(filters))
+        started = time.perf_counter()
+        with collecting() as timings:
+            env = await self._env(filters)
+            async with self._spending_cap():
+                result = await run_query(text, options, env)
+        result.extra["timings"] = _breakdown(timings.seconds, time.perf_counter() - started)
         if filters:
             result.extra["filter"] = dict(filters)
         self.last_result = result
@@ -460,6 +469,15 @@ class GraphRAG:
 
     def lazy_search(self, text: str, **options: Any) -> QueryResult:
         return self.query(text, "lazy", **options)
+
+
+def _breakdown(phases: dict[str, float], total: float) -> dict[str, float]:
+    """Seconds of one query: reading the index, embedding (the first call loads the model), the LLM, the
+    engine's own retrieval and packing, and the rest (the sum is ``total``)."""
+    load, embed, llm = (phases.get(name, 0.0) for name in ("load", "embed", "llm"))
+    search = max(0.0, total - load - embed - llm)
+    parts = {"load": load, "embed": embed, "retrieve_pack": search, "llm": llm, "total": total}
+    return {name: round(value, 4) for name, value in parts.items()}
 
 
 def _options(

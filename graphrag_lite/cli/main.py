@@ -327,9 +327,9 @@ def query(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     elif not stream:
-        print_result(result, show_tree=show_tree)
-    elif show_tree:
-        print_result(result, show_tree=True, answer=False)
+        print_result(result, show_tree=show_tree, timings=verbose)
+    elif show_tree or verbose:
+        print_result(result, show_tree=show_tree, answer=False, timings=verbose)
 
 
 @app.command()

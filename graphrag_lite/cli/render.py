@@ -154,7 +154,7 @@ def lazy_tree(trace: dict[str, Any]) -> Any:
     return root
 
 
-def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -> None:
+def print_result(result: Any, *, show_tree: bool = False, answer: bool = True, timings: bool = False) -> None:
     if answer:
         _out.print(shown(result.numbered_answer or result.answer))
         _out.print()
@@ -193,6 +193,10 @@ def print_result(result: Any, *, show_tree: bool = False, answer: bool = True) -
         f"[dim]{result.method} search, {result.llm_calls} LLM calls, "
         f"{result.prompt_tokens + result.completion_tokens:,} tokens, {result.duration_s:.2f} s[/]"
     )
+    spent = result.extra.get("timings")
+    if timings and spent:  # --verbose: where the time went (api/facade.py _breakdown)
+        parts = ", ".join(f"{name} {value:.3f} s" for name, value in spent.items())
+        _err.print(f"[dim]time: {parts}[/]")
 
 
 async def run_batch(

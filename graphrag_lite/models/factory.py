@@ -13,13 +13,7 @@ from graphrag_lite.config.settings import EmbeddingSettings, Settings
 from graphrag_lite.errors import ConfigError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter
 from graphrag_lite.models.cache import SQLiteCache
-from graphrag_lite.models.embeddings import (
-    AutoMiniLMEmbedder,
-    CachedEmbedder,
-    OpenAIEmbedder,
-    TorchMiniLMEmbedder,
-)
-from graphrag_lite.models.openai_chat import OpenAIChat
+from graphrag_lite.models.embeddings import AutoMiniLMEmbedder, CachedEmbedder, TorchMiniLMEmbedder
 
 CHAT_CACHE_FILE = "llm.sqlite"
 EMBEDDING_CACHE_FILE = "embeddings.sqlite"
@@ -57,6 +51,8 @@ def create_chat(
         return None
     if cache is None:
         cache = open_caches(settings).chat
+    from graphrag_lite.models.openai_chat import OpenAIChat  # the openai package: only with an LLM
+
     return OpenAIChat(settings.llm, cache, meter if meter is not None else UsageMeter())
 
 
@@ -82,6 +78,8 @@ def local_embedder(settings: EmbeddingSettings) -> Embedder:
 def uncached_embedder(settings: Settings, meter: UsageMeter | None = None) -> Embedder:
     """The configured embedder without the embedding cache (Ray workers: the driver keeps the vectors)."""
     if settings.embeddings.provider == "openai":
+        from graphrag_lite.models.openai_embeddings import OpenAIEmbedder  # the openai package: only now
+
         return OpenAIEmbedder(settings.embeddings, settings.llm, meter)
     return local_embedder(settings.embeddings)
 

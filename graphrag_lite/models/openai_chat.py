@@ -37,6 +37,7 @@ from graphrag_lite.errors import CapReached, ConfigError, EndpointDownError, LLM
 from graphrag_lite.models.base import ChatResponse, Message, Usage, UsageMeter
 from graphrag_lite.models.budget import current_cap
 from graphrag_lite.models.cache import SQLiteCache, chat_cache_key
+from graphrag_lite.models.timing import timed
 from graphrag_lite.models.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -378,13 +379,14 @@ class OpenAIChat(OpenAIEndpoint):
         self._breaker_check()
         try:
             async with state.semaphore, self._within_cap(msgs, usage):
-                if state.requests is not None:
-                    await state.requests.acquire()
-                if state.tokens is not None:
-                    await state.tokens.acquire(min(max(self._count(msgs), 1), state.tokens.max_rate))
-                if self.gate is not None:
-                    await self.gate(self._count(msgs))
-                yield state
+                with timed("llm"):
+                    if state.requests is not None:
+                        await state.requests.acquire()
+                    if state.tokens is not None:
+                        await state.tokens.acquire(min(max(self._count(msgs), 1), state.tokens.max_rate))
+                    if self.gate is not None:
+                        await self.gate(self._count(msgs))
+                    yield state
         except CapReached:
             raise
         except BadReply as exc:

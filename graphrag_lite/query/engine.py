@@ -168,23 +168,24 @@ class Engine(Protocol[O_contra]):
     ) -> QueryResult: ...
 
 
-def _engines() -> dict[type, Engine[Any]]:
-    # Options type -> engine; each entry pairs an engine with its own options type (hence Any here).
-    from graphrag_lite.query.basic.search import basic_search
-    from graphrag_lite.query.drift.search import drift_search
-    from graphrag_lite.query.global_.search import global_search
-    from graphrag_lite.query.graph.search import graph_search
-    from graphrag_lite.query.lazy.search import lazy_search
-    from graphrag_lite.query.local.search import local_search
+# Options type -> (module, function) of its engine: only the method asked for is imported (start-up time).
+_ENGINES: dict[type, tuple[str, str]] = {
+    LocalOptions: ("graphrag_lite.query.local.search", "local_search"),
+    GlobalOptions: ("graphrag_lite.query.global_.search", "global_search"),
+    DriftOptions: ("graphrag_lite.query.drift.search", "drift_search"),
+    BasicOptions: ("graphrag_lite.query.basic.search", "basic_search"),
+    GraphOptions: ("graphrag_lite.query.graph.search", "graph_search"),
+    LazyOptions: ("graphrag_lite.query.lazy.search", "lazy_search"),
+}
 
-    return {
-        LocalOptions: local_search,
-        GlobalOptions: global_search,
-        DriftOptions: drift_search,
-        BasicOptions: basic_search,
-        GraphOptions: graph_search,
-        LazyOptions: lazy_search,
-    }
+
+def _engine(options: SearchOptions) -> Engine[Any]:
+    """The engine of these options (each pairs with its own options type, hence Any here)."""
+    import importlib
+
+    module, name = _ENGINES[type(options)]
+    engine: Engine[Any] = getattr(importlib.import_module(module), name)
+    return engine
 
 
 def check_level(options: SearchOptions, data: IndexData) -> None:
@@ -200,11 +201,11 @@ def check_level(options: SearchOptions, data: IndexData) -> None:
 async def run_query(query: str, options: SearchOptions, env: QueryEnv) -> QueryResult:
     """The whole answer of the method ``options`` belongs to."""
     check_level(options, env.data)
-    return await _engines()[type(options)](query, options, env)
+    return await _engine(options)(query, options, env)
 
 
 def open_stream(query: str, options: SearchOptions, env: QueryEnv) -> AnswerStream:
     """The streamed answer: iterate for text deltas, then read ``.result``."""
     check_level(options, env.data)
-    engine = _engines()[type(options)]
+    engine = _engine(options)
     return AnswerStream(lambda emit: engine(query, options, env, emit))

@@ -16,7 +16,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -35,6 +34,7 @@ from graphrag_lite.store.records import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     from fsspec import AbstractFileSystem
 
 RECORD_TYPES: dict[str, type] = {

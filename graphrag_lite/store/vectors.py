@@ -29,6 +29,20 @@ RESERVED_COLUMNS = ("id", "text", "vector")
 KEEP_OLD_VERSIONS = timedelta(minutes=1)
 _DELETE_BATCH = 500
 _TIE_PAD = 16  # extra rows fetched so ties at the k-th score are broken by id, not by scan order
+# Up to this many rows, a local table is searched as a numpy matrix read with pylance: exact, like LanceDB's
+# flat search, and a question never pays LanceDB's import (about 0.7 s) or its query planning.
+EXACT_MAX_ROWS = 200_000
+
+
+@dataclass
+class _Matrix:
+    """One table in memory for exact search: unit-length vectors (zero rows stay zero), ids, the rest."""
+
+    version: int
+    ids: list[str]
+    texts: list[str]
+    extra: dict[str, list[Any]]
+    unit: np.ndarray
 
 
 @dataclass
@@ -73,6 +87,7 @@ class VectorStore:
         self.remote = isinstance(db_dir, str) and "://" in db_dir
         self.db_dir: Path | str = db_dir if self.remote else Path(db_dir)
         self._db: Any = None
+        self._matrices: dict[str, _Matrix] = {}
 
     # -- connection -------------------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -101,8 +116,10 @@ class VectorStore:
 
     def tables(self) -> list[str]:
         """Names of the tables, sorted (an empty list when the folder does not exist yet)."""
-        if isinstance(self.db_dir, Path) and not self.db_dir.is_dir():
-            return []
+        if isinstance(self.db_dir, Path):  # LanceDB keeps table T in the folder T.lance
+            if not self.db_dir.is_dir():
+                return []
+            return sorted(p.name[: -len(".lance")] for p in self.db_dir.glob("*.lance") if p.is_dir())
         names: list[str] = []
         token: str | None = None
         while True:
@@ -256,6 +273,10 @@ class VectorStore:
         """
         if k <= 0:
             return []
+        if where is None:
+            matrix = self._matrix(table)
+            if matrix is not None:
+                return self._exact_search(table, matrix, vector, k)
         tbl = self._open(table)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         want = tbl.schema.field("vector").type.list_size
@@ -278,6 +299,66 @@ class VectorStore:
             raise
         except Exception as exc:  # LanceDB raises plain ValueError/RuntimeError for bad filters
             raise StorageError(f"Vector search in '{table}' failed (where={where!r}): {exc}") from exc
+
+    def _matrix(self, table: str) -> _Matrix | None:
+        """The table as a matrix, read again only when its version changed; None for remote or big tables."""
+        if not isinstance(self.db_dir, Path):
+            return None
+        path = self.db_dir / f"{table}.lance"
+        if not path.is_dir():
+            raise StorageError(
+                f"Vector table '{table}' not found in {self.db_dir}: run `graphrag-lite index` (its embed "
+                "step writes it)."
+            )
+        import lance
+
+        dataset = lance.dataset(str(path))
+        cached = self._matrices.get(table)
+        if cached is not None and cached.version == dataset.version:
+            return cached
+        if dataset.count_rows() > EXACT_MAX_ROWS:
+            return None
+        data = dataset.to_table()
+        vectors = data.column("vector").combine_chunks()
+        dim = vectors.type.list_size
+        matrix = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, dim)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        unit = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+        columns = {name: data.column(name).to_pylist() for name in data.column_names if name != "vector"}
+        extra = {k: v for k, v in columns.items() if k not in RESERVED_COLUMNS and not k.startswith("_")}
+        found = _Matrix(dataset.version, columns["id"], columns["text"], extra, unit)
+        self._matrices[table] = found
+        return found
+
+    def _exact_search(
+        self, table: str, matrix: _Matrix, vector: np.ndarray | Sequence[float], k: int
+    ) -> list[VectorHit]:
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if query.shape[0] != matrix.unit.shape[1]:
+            raise StorageError(
+                f"Query vector has {query.shape[0]} dimensions but table '{table}' has "
+                f"{matrix.unit.shape[1]}: embed queries with the model the index was built with."
+            )
+        norm = float(np.linalg.norm(query))
+        if norm == 0 or not matrix.ids:
+            return []
+        scores = np.clip(matrix.unit @ (query / norm), -1.0, 1.0)
+        live = np.flatnonzero(np.linalg.norm(matrix.unit, axis=1) > 0)  # a zero row never matches
+        take = min(len(live), k + _TIE_PAD)
+        best = live[np.argpartition(-scores[live], take - 1)[:take]] if take < len(live) else live
+        cut = float(np.sort(scores[best])[::-1][min(k, len(best)) - 1])
+        tied = live[scores[live] >= cut]  # every row tied with the k-th score, so ties break by id
+        hits = [
+            VectorHit(
+                id=matrix.ids[i],
+                text=matrix.texts[i],
+                score=float(scores[i]),
+                extra={name: values[i] for name, values in matrix.extra.items()},
+            )
+            for i in tied
+        ]
+        hits.sort(key=lambda h: (-h.score, h.id))
+        return hits[:k]
 
     def full_text_search(
         self, table: str, query: str, k: int = 10, where: str | None = None
