@@ -31,7 +31,7 @@ from graphrag_lite.config.settings import Settings
 from graphrag_lite.models.base import ChatModel, Embedder
 from graphrag_lite.store.atomic import atomic_write_json, read_json
 from graphrag_lite.store.ids import community_id, entity_id, report_id
-from graphrag_lite.store.layout import STATS_FILE, IndexLayout
+from graphrag_lite.store.layout import STATS_FILE, TABLE_NAMES, IndexLayout
 from graphrag_lite.store.reader import IndexReader
 from graphrag_lite.store.records import Community, CommunityReport, Document, Entity, Relationship, TextUnit
 from graphrag_lite.store.tables import write_table
@@ -172,17 +172,7 @@ async def update_imported(settings: Settings, chat: ChatModel | None, embedder: 
     started = time.perf_counter()
     output = settings.output_path
     reader = IndexReader(output, settings.root)
-    old: dict[str, list[Any]] = {
-        name: reader.records(name)
-        for name in (
-            "documents",
-            "text_units",
-            "entities",
-            "relationships",
-            "communities",
-            "community_reports",
-        )
-    }
+    old: dict[str, list[Any]] = {name: reader.records(name) for name in TABLE_NAMES}
     pipeline = settings if chat is not None else settings.model_copy(update={"method": "fast"})
     loaded, units_in, _ = read_input(pipeline)
     before = {d.source: d for d in old["documents"]}
