@@ -27,7 +27,7 @@ THEIR_ROWS = {
     "communities": 13,
     "community_reports": 13,
 }
-METHODS = ("local", "global", "drift", "basic")
+METHODS = ("local", "global", "drift", "basic", "graph")
 
 
 @pytest.fixture(scope="module")
