@@ -91,12 +91,21 @@ def test_the_factory_picks_the_runtime_and_refuses_int8_on_torch(tmp_path: Path)
         inner(model=MINILM_INT8, runtime="torch")
 
 
-def test_auto_embeds_a_question_on_onnx_and_the_index_on_torch_with_the_same_vectors() -> None:
+def test_auto_embeds_questions_on_onnx_and_a_long_run_on_torch_with_the_same_vectors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from graphrag_lite.models import embeddings
+
+    monkeypatch.setattr(embeddings, "TORCH_AFTER_TEXTS", 6)  # a long run, in miniature
     auto = AutoMiniLMEmbedder(batch_size=4)
-    few = auto.embed_sync(SAMPLES[:2])  # fewer than a batch (a question): ONNX Runtime
-    assert auto._few._session is not None and auto._bulk.model == MINILM
-    many = auto.embed_sync(SAMPLES)  # a full batch or more (the embed step): torch
+    few = auto.embed_sync(SAMPLES[:2])  # a question: ONNX Runtime
+    assert auto._few._session is not None and not auto._on_torch
+    first_batch = auto.embed_sync(SAMPLES)  # a full batch, but torch has not paid back its load yet
+    assert not auto._on_torch
+    many = auto.embed_sync(SAMPLES)  # past TORCH_AFTER_TEXTS: full batches go to torch
+    assert auto._on_torch and auto._bulk.model == MINILM
     assert np.min(np.sum(few * many[:2], axis=1)) > 0.9999
+    assert np.min(np.sum(first_batch * many, axis=1)) > 0.9999
 
 
 def test_changing_the_embedder_re_embeds_and_a_query_refuses_a_mixed_index(tmp_path: Path) -> None:

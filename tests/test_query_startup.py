@@ -17,7 +17,7 @@ from graphrag_lite.api.facade import GraphRAG
 PROBE = """
 import json, sys
 from graphrag_lite.api.facade import GraphRAG
-with GraphRAG(sys.argv[1]) as rag:
+with GraphRAG(sys.argv[1], overrides={"cache.enabled": False}) as rag:  # every text embedded afresh
     result = rag.query("Who is Marley?", sys.argv[2])
 heavy = [m for m in ("torch", "openai", "lancedb", "spacy", "sentence_transformers") if m in sys.modules]
 print(json.dumps({"heavy": heavy, "answer": bool(result.answer)}))

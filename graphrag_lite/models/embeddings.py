@@ -134,25 +134,36 @@ class TorchMiniLMEmbedder:
         return await asyncio.to_thread(self.embed_sync, list(texts))
 
 
+TORCH_AFTER_TEXTS = 2000
+
+
 class AutoMiniLMEmbedder:
     """fp32 MiniLM on the faster runtime for each call, with the same vectors either way (cosine 1.0 to
     1e-6): the embed step's full batches (``batch_size`` texts or more) on torch, about twice ONNX fp32's
-    speed on the CPUs measured (benchmarks/embed_speed.py); anything smaller (a question, the sentences an
-    offline answer ranks) on ONNX Runtime, which loads in about a second and imports no torch. Each
-    runtime loads on first use."""
+    speed on the CPUs measured (benchmarks/embed_speed.py), once ``TORCH_AFTER_TEXTS`` texts were embedded
+    (only a long run pays back torch's load); everything else (a question, the sentences an offline answer
+    ranks) on ONNX Runtime, which loads in a fraction of a second and imports no torch. Each runtime loads
+    on first use."""
 
     def __init__(self, *, batch_size: int = 64) -> None:
         from graphrag_lite.models.onnx_minilm import OnnxMiniLMEmbedder
 
         self.model = MINILM
         self.dim = MINILM_DIM
-        self.bulk = batch_size  # calls of at least this many texts go to torch
+        self.bulk = batch_size  # calls of at least this many texts may go to torch ...
         self._few = OnnxMiniLMEmbedder(MINILM)
         self._bulk = TorchMiniLMEmbedder(MINILM, batch_size=batch_size)
+        self._seen = 0  # ... once this many texts were embedded: torch takes seconds to load
+        self._on_torch = False
 
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
-        runtime = self._bulk if len(texts) >= self.bulk else self._few
-        return runtime.embed_sync(texts)
+        # Torch pays back its load time only over thousands of texts (an index), never in a question's
+        # calls: a query's 65-sentence ranking call must not load it.
+        if len(texts) >= self.bulk and (self._on_torch or self._seen >= TORCH_AFTER_TEXTS):
+            self._on_torch = True
+            return self._bulk.embed_sync(texts)
+        self._seen += len(texts)
+        return self._few.embed_sync(texts)
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embed_sync, list(texts))
