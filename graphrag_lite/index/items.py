@@ -22,7 +22,7 @@ from graphrag_lite.models.base import ChatModel, Usage, UsageMeter, item_usage
 from graphrag_lite.store.memo import ItemMemo
 
 if TYPE_CHECKING:
-    from graphrag_lite.config.settings import Settings
+    from graphrag_lite.config.settings import LLMSettings, Settings
     from graphrag_lite.index.executor import Executor, Gate
 
 T = TypeVar("T")
@@ -116,7 +116,7 @@ class ChatBatch(Generic[I, R]):
     travels with the task's arguments."""
 
     work: ChatWork[I, R]
-    llm: Any  # LLMSettings (kept loose so this module does not import the config layer at run time)
+    llm: LLMSettings
     gate: Gate | None = None
 
     def __call__(self, items: list[I]) -> list[tuple[Outcome[R], Usage]]:

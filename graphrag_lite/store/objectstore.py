@@ -220,7 +220,7 @@ class ObjectStoreIndex:
                 "top of it."
             )
         target = self.version_path(version)
-        old = {rel: digest for rel, digest in (current.files if current else {}).items()}
+        old = current.files if current else {}
         old_root = self.version_path(current.version) if current else ""
         log.info("publishing index version %s to %s (%d files)", version, self.uri, len(files))
         try:

@@ -43,6 +43,7 @@ class _Matrix:
     texts: list[str]
     extra: dict[str, list[Any]]
     unit: np.ndarray
+    live: np.ndarray  # rows with a non-zero vector (a zero vector never matches)
 
 
 @dataclass
@@ -326,7 +327,8 @@ class VectorStore:
         unit = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
         columns = {name: data.column(name).to_pylist() for name in data.column_names if name != "vector"}
         extra = {k: v for k, v in columns.items() if k not in RESERVED_COLUMNS and not k.startswith("_")}
-        found = _Matrix(dataset.version, columns["id"], columns["text"], extra, unit)
+        live = np.flatnonzero(norms.reshape(-1) > 0)
+        found = _Matrix(dataset.version, columns["id"], columns["text"], extra, unit, live)
         self._matrices[table] = found
         return found
 
@@ -343,7 +345,7 @@ class VectorStore:
         if norm == 0 or not matrix.ids:
             return []
         scores = np.clip(matrix.unit @ (query / norm), -1.0, 1.0)
-        live = np.flatnonzero(np.linalg.norm(matrix.unit, axis=1) > 0)  # a zero row never matches
+        live = matrix.live
         take = min(len(live), k + _TIE_PAD)
         best = live[np.argpartition(-scores[live], take - 1)[:take]] if take < len(live) else live
         cut = float(np.sort(scores[best])[::-1][min(k, len(best)) - 1])

@@ -25,8 +25,10 @@ import pyarrow.parquet as pq
 import yaml
 
 from graphrag_lite.config.loader import load_settings
+from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError
 from graphrag_lite.index.importers.msgraphrag import GraphRAGImportError, ImportResult, read_graphrag_output
+from graphrag_lite.models.base import Embedder
 from graphrag_lite.store.atomic import atomic_write_json
 from graphrag_lite.store.layout import IndexLayout
 from graphrag_lite.store.tables import write_table
@@ -194,7 +196,7 @@ def import_index(
     *,
     offline: bool = False,
     force: bool = False,
-    embedder_factory: Callable[[Any], Any] | None = None,
+    embedder_factory: Callable[[Settings], Embedder] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import the GraphRAG project or output folder ``source`` into the project ``root``."""
@@ -243,7 +245,7 @@ def _write_project(
     result: ImportResult,
     ours: dict[str, Any],
     offline: bool,
-    embedder_factory: Callable[[Any], Any] | None,
+    embedder_factory: Callable[[Settings], Embedder] | None,
     on_progress: Callable[[int, int], None] | None,
 ) -> ImportReport:
     output = staging / "output"
@@ -306,9 +308,9 @@ def _vector_rows(result: ImportResult) -> dict[str, tuple[list[str], list[str], 
 def _vectors(
     source: Path,
     result: ImportResult,
-    settings: Any,
+    settings: Settings,
     output: Path,
-    embedder_factory: Callable[[Any], Any] | None,
+    embedder_factory: Callable[[Settings], Embedder] | None,
     on_progress: Callable[[int, int], None] | None,
 ) -> str:
     """Reuse their vectors when the configured model is theirs; else embed here. Says which happened."""
