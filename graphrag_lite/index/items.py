@@ -67,20 +67,33 @@ class ItemRunner:
     ) -> T:
         """The memoised result for ``key``, else ``compute()``'s (memoised when it succeeded)."""
         try:
-            previous = self.memo.get(key)
+            previous = self.previous(key)
             if previous is not None:
-                self.reused += 1
                 return decode(previous)
             with item_usage(self.meter, item) as spent:
                 outcome = await compute()
+            self.settle(item, key, outcome, spent, encode)
             if outcome.failure is None:
-                self.memo.put(key, encode(outcome.value), calls=spent.llm_calls + spent.cache_hits)
                 self.memo.checkpoint()
-            else:
-                self.failures[item] = outcome.failure
             return outcome.value
         finally:
             self.tick()
+
+    def previous(self, key: str) -> Any | None:
+        """The memoised result for ``key`` (counted as reused), or None."""
+        value = self.memo.get(key)
+        if value is not None:
+            self.reused += 1
+        return value
+
+    def settle(
+        self, item: str, key: str, outcome: Outcome[T], spent: Usage, encode: Callable[[T], Any]
+    ) -> None:
+        """Memoise a success with the LLM requests it cost; record a failure (it is retried next run)."""
+        if outcome.failure is None:
+            self.memo.put(key, encode(outcome.value), calls=spent.llm_calls + spent.cache_hits)
+        else:
+            self.failures[item] = outcome.failure
 
     def tick(self) -> None:
         """Count one finished item (``run`` does it; a step calls it for items it handles itself)."""
@@ -157,23 +170,17 @@ def _run_batches(
     results: dict[int, R] = {}
     todo: list[int] = []
     for i, entry in enumerate(entries):
-        previous = runner.memo.get(entry.key)
+        previous = runner.previous(entry.key)
         if previous is None:
             todo.append(i)
             continue
         results[i] = decode(entry, previous)
-        runner.reused += 1
         runner.tick()
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     for index, outcomes in executor.map(job, [[entries[i].item for i in batch] for batch in batches]):
         for i, (outcome, spent) in zip(batches[index], outcomes, strict=True):
             runner.meter.record(spent)
-            if outcome.failure is None:
-                runner.memo.put(
-                    entries[i].key, encode(outcome.value), calls=spent.llm_calls + spent.cache_hits
-                )
-            else:
-                runner.failures[entries[i].label] = outcome.failure
+            runner.settle(entries[i].label, entries[i].key, outcome, spent, encode)
             results[i] = outcome.value
             runner.tick()
         runner.memo.checkpoint()
