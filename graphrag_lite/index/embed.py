@@ -114,23 +114,7 @@ async def embed_index(
     same_model = model_file.is_file() and model_file.read_text(encoding="utf-8") == embedder.model
     if not same_model:  # rebuilding: a kill half-way must not leave vectors of two models behind
         model_file.unlink(missing_ok=True)
-    sources = {
-        "text_units": _Rows(
-            [u.id for u in text_units],
-            unit_search_texts(text_units, titles, contexts),
-            {"document_id": [u.document_id for u in text_units]},
-        ),
-        "entities": _Rows(
-            [e.id for e in entities],
-            [f"{e.title}: {e.description}".strip() for e in entities],
-            {"title": [e.title for e in entities], "type": [e.type for e in entities]},
-        ),
-        "community_reports": _Rows(
-            [r.id for r in reports],
-            [_report_text(r, report_text) for r in reports],
-            {"community_id": [r.community_id for r in reports], "level": [r.level for r in reports]},
-        ),
-    }
+    sources = vector_rows(titles, contexts, text_units, entities, reports, report_text)
     plans = {
         table: _plan(store, table, rows)
         if same_model and store.has_table(table)
@@ -165,6 +149,35 @@ async def embed_index(
     atomic_write_text(model_file, embedder.model)
     atomic_write_text(marker, digest.hexdigest())
     return counts
+
+
+def vector_rows(
+    titles: dict[str, str],
+    contexts: dict[str, str],
+    text_units: list[TextUnit],
+    entities: list[Entity],
+    reports: list[CommunityReport],
+    report_text: str = "full",
+) -> dict[str, _Rows]:
+    """Per vector table: the ids, the texts embedded for them and the extra columns (one place, so every
+    writer of vectors stores the texts the embed step compares against)."""
+    return {
+        "text_units": _Rows(
+            [u.id for u in text_units],
+            unit_search_texts(text_units, titles, contexts),
+            {"document_id": [u.document_id for u in text_units]},
+        ),
+        "entities": _Rows(
+            [e.id for e in entities],
+            [f"{e.title}: {e.description}".strip() for e in entities],
+            {"title": [e.title for e in entities], "type": [e.type for e in entities]},
+        ),
+        "community_reports": _Rows(
+            [r.id for r in reports],
+            [_report_text(r, report_text) for r in reports],
+            {"community_id": [r.community_id for r in reports], "level": [r.level for r in reports]},
+        ),
+    }
 
 
 def _report_text(report: CommunityReport, what: str) -> str:

@@ -213,7 +213,10 @@ def import_index(
     staging = root.parent / f".{root.name}.import-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        report = _write_project(source, staging, result, ours, offline, embedder_factory, on_progress)
+        theirs_model = _model_section(theirs, "embedding").get("model")
+        report = _write_project(
+            source, staging, result, ours, theirs_model, offline, embedder_factory, on_progress
+        )
         report.notes = result.notes + notes + report.notes
         report.seconds = round(time.perf_counter() - started, 2)
         report.source, report.root = str(source), str(root)
@@ -244,6 +247,7 @@ def _write_project(
     staging: Path,
     result: ImportResult,
     ours: dict[str, Any],
+    theirs_model: str | None,
     offline: bool,
     embedder_factory: Callable[[Settings], Embedder] | None,
     on_progress: Callable[[int, int], None] | None,
@@ -275,38 +279,14 @@ def _write_project(
     if offline:
         settings.llm.api_key = None
         settings.llm.api_base = None
-    vectors = _vectors(source, result, settings, output, embedder_factory, on_progress)
+    vectors = _vectors(source, theirs_model, result, settings, output, embedder_factory, on_progress)
     written = {name: len(records) for name, records in tables.items()}
     return ImportReport("", "", result.read, written, vectors, result.dropped)
 
 
-def _vector_rows(result: ImportResult) -> dict[str, tuple[list[str], list[str], dict[str, list[Any]]]]:
-    """Per vector table: ids, the texts this project embeds for them, and the extra columns."""
-    from graphrag_lite.store.records import unit_search_texts
-
-    units, entities, reports = result.text_units, result.entities, result.reports
-    titles = {d.id: d.title for d in result.documents}
-    return {
-        "text_units": (
-            [u.id for u in units],
-            unit_search_texts(units, titles, {}),
-            {"document_id": [u.document_id for u in units]},
-        ),
-        "entities": (
-            [e.id for e in entities],
-            [f"{e.title}: {e.description}".strip() for e in entities],
-            {"title": [e.title for e in entities], "type": [e.type for e in entities]},
-        ),
-        "community_reports": (
-            [r.id for r in reports],
-            [r.full_content for r in reports],
-            {"community_id": [r.community_id for r in reports], "level": [r.level for r in reports]},
-        ),
-    }
-
-
 def _vectors(
     source: Path,
+    theirs_model: str | None,
     result: ImportResult,
     settings: Settings,
     output: Path,
@@ -318,32 +298,33 @@ def _vectors(
 
     import numpy as np
 
-    from graphrag_lite.index.embed import embed_index
+    from graphrag_lite.index.embed import embed_index, vector_rows
     from graphrag_lite.store.vectors import VectorStore
 
     layout = IndexLayout(output)
     model = settings.embeddings.model
-    theirs_model = _model_section(_their_settings(source), "embedding").get("model")
     same_model = settings.embeddings.provider == "openai" and model == theirs_model
     reused = _their_vectors(source, result) if same_model else None
-    rows = _vector_rows(result)
-    if reused is not None and all(len(reused[table]) == len(rows[table][0]) for table in rows):
+    titles = {d.id: d.title for d in result.documents}
+    report_text = settings.embeddings.report_text
+    rows = vector_rows(titles, {}, result.text_units, result.entities, result.reports, report_text)
+    if reused is not None and all(len(reused[table]) == len(rows[table].ids) for table in rows):
         store = VectorStore(layout.lancedb)
-        for table, (row_ids, texts, extra) in rows.items():
-            matrix = np.array([reused[table][i] for i in row_ids], dtype=np.float32)
-            store.create(table, row_ids, texts, matrix, extra=extra, overwrite=True)
+        for table, found in rows.items():
+            matrix = np.array([reused[table][i] for i in found.ids], dtype=np.float32)
+            store.create(table, found.ids, found.texts, matrix, extra=found.extra, overwrite=True)
         layout.embedding_model.write_text(model, encoding="utf-8")
         layout.vectors_complete.write_text("imported", encoding="utf-8")
         dim = len(next(iter(reused["entities"].values()))) if reused["entities"] else 0
         return f"reused GraphRAG's vectors ({model}, {dim} dimensions): nothing embedded"
     if embedder_factory is None:
         raise ConfigError("No embedder to embed the imported index with.")
-    count = sum(len(ids) for ids, _, _ in rows.values())
+    count = sum(len(found.ids) for found in rows.values())
     log.warning("embedding %d texts with %s (GraphRAG's vectors were made by %s)", count, model, theirs_model)
     asyncio.run(
         embed_index(
             layout.lancedb,
-            {d.id: d.title for d in result.documents},
+            titles,
             {},
             result.text_units,
             result.entities,
