@@ -150,12 +150,18 @@ def _place_new_entities(
     return communities, made
 
 
-def _refresh(community: Community, relationships: list[Relationship], entities: dict[str, Entity]) -> None:
-    """Relationships inside, text units and size, from the current members."""
+def _refresh(
+    community: Community,
+    relationships: list[Relationship],
+    ends: list[tuple[str, str]],
+    incident: dict[str, list[int]],
+    entities: dict[str, Entity],
+) -> None:
+    """Relationships inside (in table order), text units and size, from the current members. ``ends`` /
+    ``incident``: each relationship's endpoint ids and each entity's relationships, made once."""
     inside = set(community.entity_ids)
-    community.relationship_ids = [
-        r.id for r in relationships if entity_id(r.source) in inside and entity_id(r.target) in inside
-    ]
+    within = {i for e in inside for i in incident.get(e, ()) if ends[i][0] in inside and ends[i][1] in inside}
+    community.relationship_ids = [relationships[i].id for i in sorted(within)]
     community.text_unit_ids = list(
         dict.fromkeys(u for e in community.entity_ids if e in entities for u in entities[e].text_unit_ids)
     )
@@ -203,13 +209,17 @@ async def update_imported(settings: Settings, chat: ChatModel | None, embedder: 
     communities = [replace(c, entity_ids=[e for e in c.entity_ids if e in by_id]) for c in old["communities"]]
     placed = {e for c in communities for e in c.entity_ids}
     fresh = [e.id for e in entities if e.id not in placed and e.id not in old_entities]
-    graph = nx.Graph((entity_id(r.source), entity_id(r.target)) for r in relationships)  # nodes: entity ids
-    communities, made = _place_new_entities(communities, fresh, graph)
+    ends = [(entity_id(r.source), entity_id(r.target)) for r in relationships]
+    incident: dict[str, list[int]] = defaultdict(list)
+    for i, (a, b) in enumerate(ends):
+        incident[a].append(i)
+        incident[b].append(i)
+    communities, made = _place_new_entities(communities, fresh, nx.Graph(ends))  # nodes: entity ids
     communities = [c for c in communities if c.entity_ids]
     alive = {c.id for c in communities}
     for community in communities:
         community.children = [c for c in community.children if c in alive]
-        _refresh(community, relationships, by_id)
+        _refresh(community, relationships, ends, incident, by_id)
     rels_by_id = {r.id: r for r in relationships}
     previous = {c.id: c for c in old["communities"]}
     reports_old = {r.community_id: r for r in old["community_reports"]}
