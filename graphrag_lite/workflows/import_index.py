@@ -27,7 +27,12 @@ import yaml
 from graphrag_lite.config.loader import load_settings
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import ConfigError
-from graphrag_lite.index.importers.msgraphrag import GraphRAGImportError, ImportResult, read_graphrag_output
+from graphrag_lite.index.importers.msgraphrag import (
+    GraphRAGImportError,
+    ImportResult,
+    output_folder,
+    read_graphrag_output,
+)
 from graphrag_lite.models.base import Embedder
 from graphrag_lite.store.atomic import atomic_write_json
 from graphrag_lite.store.layout import IndexLayout
@@ -164,8 +169,7 @@ def read_graphrag_ids(output: Path) -> dict[str, tuple[str, int]]:
 
 def _their_vectors(source: Path, result: ImportResult) -> dict[str, dict[str, list[float]]] | None:
     """Their vectors keyed by our ids, or None when they cannot be reused (say why in the log)."""
-    folder = source if (source / "lancedb").is_dir() else source / "output"
-    db_dir = folder / "lancedb"
+    db_dir = output_folder(source) / "lancedb"  # beside the tables the import read
     if not db_dir.is_dir():
         return None
     import lancedb
