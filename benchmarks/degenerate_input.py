@@ -1,6 +1,6 @@
 """Degenerate input: one line of ``--mb`` megabytes of words drawn from a 23-word vocabulary, no punctuation,
-indexed offline (fast method) in a child process: wall time, peak RSS, entities, relationships, and the
-caps the NLP step reports.
+indexed offline (fast method) in a child process: wall time, peak RSS (the child's, and each step's own),
+entities, relationships, and the caps the NLP step reports.
 
     .venv/bin/python benchmarks/degenerate_input.py --mb 20
 """
@@ -50,6 +50,7 @@ print(json.dumps({
     "caps": {"sentences": nlp.stats["sentences"],
              "capped_windows": sum(nlp.stats.get("capped_windows", {}).values())},
     "steps": {s.name: round(s.duration_s, 1) for s in report.steps},
+    "peak_mb": {s.name: s.stats.get("peak_rss_mb") for s in report.steps},
 }))
 """
 
@@ -74,7 +75,8 @@ def main() -> None:
         f"| {size / 1e6:.1f} MB, one line | {wall:.0f} s | {peak_mb / 1024:.2f} GB | {result['entities']} | "
         f"{result['relationships']} | {json.dumps(result['caps'])} |"
     )
-    print(json.dumps(result["steps"]), file=sys.stderr)
+    print("seconds per step:", json.dumps(result["steps"]), file=sys.stderr)
+    print("peak RSS per step (MB):", json.dumps(result["peak_mb"]), file=sys.stderr)
 
 
 if __name__ == "__main__":

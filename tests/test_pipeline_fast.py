@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -88,6 +89,8 @@ def test_stats_record_steps(fast_index: Path) -> None:
         entry = stats["steps"][step]
         assert entry["llm_calls"] == 0
         assert "duration_s" in entry and "rows" in entry
+        if sys.platform.startswith("linux"):  # each step's own peak resident set (models/memory.py)
+            assert entry["stats"]["peak_rss_mb"] > 0
 
 
 def test_second_run_skips_and_fresh_run_is_identical(fast_index: Path, tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from graphrag_lite.config.settings import Settings
-from graphrag_lite.index.graph.prune import edge_weight_threshold, prune_graph
+from graphrag_lite.index.graph.prune import edge_weight_threshold, prune_graph, prune_table
 from graphrag_lite.store.ids import entity_id, relationship_id
 from graphrag_lite.store.records import Entity, Relationship, TextUnit
+from graphrag_lite.store.tables import arrow_to_records, records_to_table
 
 
 def entity(title: str, type_: str, frequency: int) -> Entity:
@@ -77,7 +78,7 @@ def test_edges_below_the_weight_percentile_are_dropped_ties_kept() -> None:
     # three strong pairs linked by two weaker edges, neither of them the strongest edge of its ends
     pairs = [("A", "B", 5), ("C", "D", 4), ("E", "F", 3), ("A", "C", 2), ("D", "E", 1)]
     relationships = [edge(a, b, w) for a, b, w in pairs]
-    assert edge_weight_threshold(relationships, 40) == 2.6  # linear interpolation over 1..5
+    assert edge_weight_threshold([r.weight for r in relationships], 40) == 2.6  # linear interpolation
     result = prune_graph(entities, relationships, settings(edge_percentile=40))
     assert sorted(r.weight for r in result.relationships) == [3, 4, 5]
     assert result.stats["dropped_edges_low_weight"] == 2 and result.stats["edge_weight_threshold"] == 2.6
@@ -161,3 +162,39 @@ def test_defaults_are_documented_values() -> None:
     assert nlp.edge_weighting == "npmi"
     empty = prune_graph([], [], Settings())
     assert empty.entities == [] and empty.relationships == [] and empty.stats["edge_weight_threshold"] == 0.0
+
+
+def test_an_edge_must_be_among_the_strongest_of_one_of_its_ends() -> None:
+    # A and B each have two stronger edges, so with at most 2 per entity the weak A-B edge is the third of
+    # both ends and goes; every leaf's single edge is its own strongest and stays.
+    entities = [entity(name, "person", 2) for name in "ABCDEF"]
+    pairs = [("A", "C", 5), ("A", "D", 4), ("B", "E", 5), ("B", "F", 4), ("A", "B", 1)]
+    relationships = [edge(a, b, w) for a, b, w in pairs]
+    capped = settings()
+    capped.nlp.max_edges_per_entity = 2
+    result = prune_graph(entities, relationships, capped)
+    assert {(r.source, r.target) for r in result.relationships} == {
+        ("A", "C"),
+        ("A", "D"),
+        ("B", "E"),
+        ("B", "F"),
+    }
+    assert result.stats["dropped_edges_over_max_per_entity"] == 1
+    capped.nlp.max_edges_per_entity = 0  # no cap
+    assert len(prune_graph(entities, relationships, capped).relationships) == 5
+
+
+def test_the_table_path_prunes_like_the_records() -> None:
+    entities = [entity("Scrooge", "person", 5), entity("Belle", "person", 1), entity("gloom", "concept", 1)]
+    entities += [entity(f"N{i}", "geo", 2) for i in range(6)]
+    pairs = [("Scrooge", f"N{i}", 1 + i) for i in range(6)]
+    pairs += [("Scrooge", "Belle", 3), ("Scrooge", "gloom", 9), ("N1", "N2", 2), ("N3", "N4", 0.5)]
+    relationships = [edge(a, b, w) for a, b, w in pairs]
+    chosen = settings(edge_percentile=20, min_degree=1)
+    chosen.nlp.max_edges_per_entity = 4
+    records = prune_graph(entities, relationships, chosen)
+    table = prune_table(entities, records_to_table("relationships", relationships), chosen)
+    assert table.entities == records.entities
+    assert arrow_to_records("relationships", table.relationships) == records.relationships
+    assert table.stats == records.stats
+    assert records.stats["dropped_concepts_low_frequency"] == 1 and records.relationships

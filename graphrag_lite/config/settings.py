@@ -234,6 +234,12 @@ class NLPSettings(_Section):
         description="Drop edges whose weight is below this percentile of all weights (ties kept; every "
         "node keeps its strongest edge).",
     )
+    max_edges_per_entity: int = Field(
+        20,
+        ge=0,
+        description="An edge is kept only if it is among the strongest this many of one of its two "
+        "entities (0 = no cap): bounds the graph of run-on text, where everything meets everything.",
+    )
     max_noun_phrases_per_unit: int = Field(
         12, ge=0, description="Salient noun phrases kept per text unit (named entities are always kept)."
     )

@@ -20,15 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from graphrag_lite.config.prompts import prompt_path
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import CapReached, EndpointDownError, GraphRAGError, WorkflowError
 from graphrag_lite.models.base import ChatModel, Embedder, UsageMeter, usage_scope
 from graphrag_lite.models.budget import SpendingCap, capped
+from graphrag_lite.models.memory import peak_rss_mb, release_memory, reset_peak
 from graphrag_lite.store.atomic import atomic_write_json, read_json
 from graphrag_lite.store.layout import STATS_FILE, IndexLayout, split_table
 from graphrag_lite.store.memo import ItemMemo
-from graphrag_lite.store.tables import read_records, table_exists, write_table
+from graphrag_lite.store.tables import read_arrow, read_records, table_exists, write_table
 from graphrag_lite.workflows.progress import LoggingProgress, ProgressCallback, ProgressSink
 from graphrag_lite.workflows.spec import INPUT, VECTORS, StepSpec, WorkflowSpec
 
@@ -61,6 +64,10 @@ class StepContext:
 
     def read(self, table: str) -> list[Any]:
         return read_records(*split_table(self.settings.output_path, table))
+
+    def read_table(self, table: str) -> pa.Table:
+        """A table as Arrow, for steps that must not make a record per row (millions of edges)."""
+        return read_arrow(*split_table(self.settings.output_path, table))
 
     def read_if_exists(self, table: str) -> list[Any]:
         """The records of a table the previous run wrote, or [] (an update compares against them)."""
@@ -320,6 +327,8 @@ class WorkflowRunner:
             self.settings, self.chat, self.meter, self.embedder_factory, self.progress, step, memo, mode
         )
         self.progress.step_started(step.name, index, count)
+        release_memory()  # the last step's leftovers must not count against this one
+        measured = reset_peak()
         before = self.meter.get(step.name)
         started = time.perf_counter()
         with usage_scope(step.name):
@@ -343,6 +352,9 @@ class WorkflowRunner:
             write_table(*split_table(self.settings.output_path, table), outputs[table])
             rows[table] = len(outputs[table])
         duration = time.perf_counter() - started
+        peak = peak_rss_mb() if measured else None
+        if peak is not None:
+            ctx.stats["peak_rss_mb"] = peak
         spent = self.meter.get(step.name)
         spent.add(before, sign=-1)
         usage = {key: getattr(spent, key) for key in USAGE_KEYS}

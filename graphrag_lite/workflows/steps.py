@@ -216,19 +216,18 @@ async def extract_graph_nlp(ctx: StepContext) -> Tables:
             )
     if text_units and not result.entities:
         raise ExtractionError(f"0 entities from {len(text_units)} text units: is the input English prose?")
-    return {"work/entities": result.entities, "work/relationships": result.relationships}
+    return {"work/entities": result.entities, "work/relationships": result.relationship_table}
 
 
-@step("nlp.min_frequency", "nlp.min_degree", "nlp.edge_percentile")
+@step("nlp.min_frequency", "nlp.min_degree", "nlp.edge_percentile", "nlp.max_edges_per_entity")
 async def prune_graph(ctx: StepContext) -> Tables:
     from graphrag_lite.index.graph.linking import link_text_units
-    from graphrag_lite.index.graph.prune import prune_graph as prune
-    from graphrag_lite.store.graph import compute_degrees
+    from graphrag_lite.index.graph.prune import prune_table
 
-    result = prune(ctx.read("work/entities"), ctx.read("work/relationships"), ctx.settings)
+    # As a table: run-on input relates a million pairs, and a record each would take gigabytes.
+    result = prune_table(ctx.read("work/entities"), ctx.read_table("work/relationships"), ctx.settings)
     ctx.stats.update(result.stats)
     text_units = ctx.read("work/text_units")
-    compute_degrees(result.entities, result.relationships)
     link_text_units(text_units, result.entities, result.relationships)
     return {"entities": result.entities, "relationships": result.relationships, "text_units": text_units}
 

@@ -59,10 +59,14 @@ import math
 import os
 import re
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
 
 from graphrag_lite.config.settings import NLPSettings, Settings
 from graphrag_lite.index.extract.names import (
@@ -79,6 +83,7 @@ from graphrag_lite.index.items import ProgressCallback
 from graphrag_lite.store.ids import entity_id, normalize_title, relationship_id
 from graphrag_lite.store.memo import ItemMemo, memo_key
 from graphrag_lite.store.records import Entity, Relationship, TextUnit
+from graphrag_lite.store.tables import arrow_to_records, records_to_table
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -122,8 +127,14 @@ _COMPLETE_START = re.compile(r"^[\"'‘“(\[]*[A-Z0-9]")  # a chunk edge leaves
 @dataclass
 class NLPResult:
     entities: list[Entity]
-    relationships: list[Relationship]
+    relationship_table: pa.Table  # relationships table schema: run-on input makes millions of rows
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def relationships(self) -> list[Relationship]:
+        """The relationships as records (for small inputs: the table is the lean form)."""
+        records: list[Relationship] = arrow_to_records("relationships", self.relationship_table)
+        return records
 
 
 @dataclass(frozen=True)
@@ -502,25 +513,34 @@ def _pick_description(rows: list[tuple[int, int]], units: list[list[_Sentence]],
     return " ".join(picked)
 
 
-Pair = tuple[str, str]
-
-
 @dataclass
 class _Cooccurrences:
-    """Sentence-window counts over all text units: the edges and what their weights are made of."""
+    """Sentence-window counts over all text units: the edges and what their weights are made of.
 
-    windows: int = 0  # N: sentence windows in all text units
-    capped: Counter[int] = field(default_factory=Counter)  # text unit -> windows cut to the cap
-    mentions: Counter[str] = field(default_factory=Counter)  # node -> windows naming it
-    counts: Counter[Pair] = field(default_factory=Counter)  # pair -> windows naming both
-    units: dict[Pair, list[int]] = field(default_factory=dict)  # pair -> text units, in order
-    evidence: dict[Pair, str] = field(default_factory=dict)
+    Nodes are numbered in sorted order, a pair ``a < b`` is the integer ``a * len(nodes) + b``, and per pair
+    only numbers are kept (its evidence is a sentence reference, turned into text for emitted edges only):
+    run-on input relates over a million pairs, which as string tuples with an evidence string each took
+    gigabytes. ``pairs`` is sorted; the other per-pair arrays follow it."""
+
+    nodes: list[str]  # node keys, sorted
+    windows: int  # N: sentence windows in all text units
+    capped: Counter[int]  # text unit -> windows cut to the caps
+    mentions: np.ndarray  # node -> windows naming it
+    pairs: np.ndarray  # pair keys, ascending
+    counts: np.ndarray  # pair -> windows naming both
+    unit_starts: np.ndarray  # pair i's text units are units[unit_starts[i]:unit_starts[i + 1]], in order
+    units: np.ndarray
+    evidence: np.ndarray  # pair -> (apart, text unit, sentence) of its best window
+
+    def ends(self, i: int) -> tuple[str, str]:
+        a, b = divmod(int(self.pairs[i]), len(self.nodes))
+        return self.nodes[a], self.nodes[b]
 
 
-def _window_nodes(sentences: list[_Sentence], node_of: dict[str, str], cap: int) -> tuple[list[str], bool]:
+def _window_nodes(sentences: list[_Sentence], node_of: dict[str, int], cap: int) -> tuple[list[int], bool]:
     """The nodes of one window, sorted, at most ``cap``: the first sentence's own come first, then the
     following sentences' (each sentence's by key); and whether the cap cut any."""
-    seen: dict[str, None] = {}
+    seen: dict[int, None] = {}
     for sentence in sentences:
         for key in sorted(sentence.keys):
             seen.setdefault(node_of[key], None)
@@ -536,37 +556,63 @@ def _cooccurrences(
     ``capped`` counts the windows cut by either).
 
     Best evidence = both in one sentence before across sentences, then fewest entities in the window, then
-    the earliest."""
-    found = _Cooccurrences()
-    best: dict[Pair, tuple[int, int, int, int]] = {}
+    the earliest. Each (window, pair) is one row of flat arrays, reduced with numpy at the end."""
+    nodes = sorted(set(node_of.values()))
+    number = {node: i for i, node in enumerate(nodes)}
+    number_of = {key: number[node] for key, node in node_of.items()}
+    n = len(nodes)
+    mentions = np.zeros(n, dtype=np.int64)
+    windows = 0
+    capped: Counter[int] = Counter()
+    rows = {name: array(code) for name, code in (("pair", "q"), ("apart", "b"), ("size", "l"), ("unit", "l"))}
+    rows["sentence"] = array("l")
     for u, sentences in enumerate(units):
-        in_unit: set[Pair] = set()
+        in_unit: set[int] = set()
         for i, sentence in enumerate(sentences):
-            nodes, cut = _window_nodes(sentences[i : i + window + 1], node_of, cap)
-            here = {node_of[k] for k in sentence.keys}
-            found.windows += 1
-            found.mentions.update(nodes)
-            for a_index, a in enumerate(nodes):
-                for b in nodes[a_index + 1 :]:
-                    pair = (a, b)
+            window_nodes, cut = _window_nodes(sentences[i : i + window + 1], number_of, cap)
+            here = {number_of[k] for k in sentence.keys}
+            windows += 1
+            mentions[window_nodes] += 1
+            for a_index, a in enumerate(window_nodes):
+                for b in window_nodes[a_index + 1 :]:
+                    pair = a * n + b
                     if pair not in in_unit:
                         if len(in_unit) >= pairs:
                             cut = True
                             continue
                         in_unit.add(pair)
-                    found.counts[pair] += 1
-                    seen = found.units.setdefault(pair, [])
-                    if not seen or seen[-1] != u:
-                        seen.append(u)
-                    candidate = (0 if a in here and b in here else 1, len(nodes), u, i)
-                    if pair not in best or candidate < best[pair]:
-                        best[pair] = candidate
+                    rows["pair"].append(pair)
+                    rows["apart"].append(0 if a in here and b in here else 1)
+                    rows["size"].append(len(window_nodes))
+                    rows["unit"].append(u)
+                    rows["sentence"].append(i)
             if cut:
-                found.capped[u] += 1
-    for pair, (apart, _, u, i) in best.items():
-        span = units[u][i : i + (window + 1 if apart else 1)]
-        found.evidence[pair] = " ".join(s.text for s in span)
-    return found
+                capped[u] += 1
+    column = {name: np.frombuffer(values, dtype=values.typecode) for name, values in rows.items()}
+    # Sorted by pair, then by evidence rank: each pair's first row is its best window.
+    order = np.lexsort((column["sentence"], column["unit"], column["size"], column["apart"], column["pair"]))
+    pair_rows = column["pair"][order]
+    first = np.flatnonzero(np.r_[True, pair_rows[1:] != pair_rows[:-1]]) if len(order) else order
+    counts = np.diff(np.r_[first, len(order)])
+    best = order[first]
+    evidence = np.stack([column["apart"][best], column["unit"][best], column["sentence"][best]], axis=1)
+    # Each pair's distinct text units, ascending.
+    by_unit = np.lexsort((column["unit"], column["pair"]))
+    pair_unit = np.stack([column["pair"][by_unit], column["unit"][by_unit]], axis=1)
+    distinct = np.r_[True, np.any(pair_unit[1:] != pair_unit[:-1], axis=1)] if len(by_unit) else by_unit
+    pair_unit = pair_unit[distinct.astype(bool)]
+    unit_starts = np.r_[np.flatnonzero(np.r_[True, pair_unit[1:, 0] != pair_unit[:-1, 0]]), len(pair_unit)]
+    return _Cooccurrences(
+        nodes,
+        windows,
+        capped,
+        mentions,
+        pair_rows[first],
+        counts,
+        unit_starts if len(pair_unit) else np.zeros(1, dtype=np.int64),
+        pair_unit[:, 1],
+        evidence,
+    )
 
 
 def npmi_weight(together: int, mentions_a: int, mentions_b: int, windows: int) -> float:
@@ -676,8 +722,10 @@ def extract_graph_nlp(
 
     titles = {key: choose_title(group) for key, group in groups.items()}
     entities = _entities(units, text_units, groups, titles)
-    relationships, capped = _relationships(units, text_units, titles, options)
-    link_text_units(text_units, entities, relationships)
+    edges = _relationships(units, text_units, titles, options)
+    link_text_units(text_units, entities, [])
+    for unit, relationship_ids in zip(text_units, edges.unit_relationships, strict=True):
+        unit.relationship_ids = relationship_ids
 
     words = sum(len(text.split()) for _, text, _ in todo)
     seconds = time.perf_counter() - started
@@ -692,7 +740,7 @@ def extract_graph_nlp(
         "sentences": sum(len(s) for s in units),
         "named_entities": sum(1 for e in entities if e.type != CONCEPT),
         "concept_entities": sum(1 for e in entities if e.type == CONCEPT),
-        "relationships": len(relationships),
+        "relationships": edges.table.num_rows,
         "alias_merges": sum(1 for d in decisions if d.merged),
         "alias_decisions": [
             {"alias": d.alias, "merged_into": d.canonical if d.merged else None, "rule": d.reason}
@@ -702,9 +750,9 @@ def extract_graph_nlp(
         "n_process": n_process,
         "executor": executor.name if executor is not None else "local",
         # run-on text: windows that held more than nlp.max_window_entities (per document id)
-        "capped_windows": dict(sorted(capped.items())),
+        "capped_windows": dict(sorted(edges.capped.items())),
     }
-    return NLPResult(entities, relationships, stats)
+    return NLPResult(entities, edges.table, stats)
 
 
 def _entities(
@@ -749,12 +797,25 @@ def _entities(
     return sorted(by_id.values(), key=lambda e: (-e.frequency, e.title.casefold(), e.id))
 
 
+_TABLE_CHUNK = 50_000  # relationship records alive at once while the table is built
+
+
+@dataclass
+class _Edges:
+    table: pa.Table  # the relationships, best first, in the schema of the relationships table
+    unit_relationships: list[list[str]]  # per text unit: its relationship ids, in table order
+    capped: Counter[str]  # document id -> windows cut to the caps
+
+
 def _relationships(
     units: list[list[_Sentence]], text_units: list[TextUnit], titles: dict[str, str], options: NLPSettings
-) -> tuple[list[Relationship], Counter[str]]:
+) -> _Edges:
     """One edge per pair of entities sharing a window; entity keys whose titles normalise alike are one node
     (as in :func:`_entities`), so a window is counted once per pair. Also: windows cut to
-    ``nlp.max_window_entities``, per document id."""
+    ``nlp.max_window_entities``, per document id.
+
+    Edges are ordered by weight, then titles, and written to Arrow ``_TABLE_CHUNK`` records at a time:
+    with run-on input there are over a million, and a record with its description is kilobytes."""
     node_of = {key: normalize_title(title) for key, title in titles.items()}
     node_title: dict[str, str] = {}
     for key in sorted(titles):
@@ -765,28 +826,86 @@ def _relationships(
     capped: Counter[str] = Counter()
     for u, count in found.capped.items():
         capped[text_units[u].document_id] += count
-    relationships: list[Relationship] = []
-    for (a, b), count in found.counts.items():
-        source, target = sorted((node_title[a], node_title[b]), key=lambda t: (normalize_title(t), t))
-        unit_ids = [text_units[u].id for u in found.units[(a, b)]]
-        description = (
-            f"{source} and {target} are mentioned in the same {where} {count} time"
-            f"{'s' if count != 1 else ''} across {len(unit_ids)} text unit"
-            f'{"s" if len(unit_ids) != 1 else ""}. Evidence: "{found.evidence[(a, b)]}"'
+    n = len(found.nodes)
+    ends = np.divmod(found.pairs, max(n, 1))
+    if options.edge_weighting == "npmi":
+        mentions = found.mentions
+        weights = np.array(
+            [
+                npmi_weight(int(c), int(mentions[a]), int(mentions[b]), found.windows)
+                for c, a, b in zip(found.counts, ends[0], ends[1], strict=True)
+            ],
+            dtype=np.float64,
         )
-        if options.edge_weighting == "npmi":
-            weight = npmi_weight(count, found.mentions[a], found.mentions[b], found.windows)
-        else:
-            weight = float(count)
-        relationships.append(
-            Relationship(
+    else:
+        weights = found.counts.astype(np.float64)
+    # Source < target by normalised title = by node number; ties of the titles' case-folded order go by id.
+    folded = [node_title[node].casefold() for node in found.nodes]
+    dense = {title: r for r, title in enumerate(sorted(set(folded)))}
+    rank = np.array([dense[title] for title in folded], dtype=np.int64)
+    order = np.lexsort((rank[ends[1]], rank[ends[0]], -weights))
+    order = _ties_by_id(order, weights, rank[ends[0]], rank[ends[1]], found, node_title)
+
+    unit_relationships: list[list[str]] = [[] for _ in text_units]
+    parts: list[pa.Table] = []
+    for chunk in range(0, len(order), _TABLE_CHUNK):
+        records = []
+        for i in order[chunk : chunk + _TABLE_CHUNK]:
+            a, b = found.ends(int(i))
+            source, target = node_title[a], node_title[b]
+            count = int(found.counts[i])
+            rel_units = found.units[found.unit_starts[i] : found.unit_starts[i + 1]]
+            apart, u, sentence = (int(v) for v in found.evidence[i])
+            evidence = " ".join(s.text for s in units[u][sentence : sentence + (window + 1 if apart else 1)])
+            description = (
+                f"{source} and {target} are mentioned in the same {where} {count} time"
+                f"{'s' if count != 1 else ''} across {len(rel_units)} text unit"
+                f'{"s" if len(rel_units) != 1 else ""}. Evidence: "{evidence}"'
+            )
+            rel = Relationship(
                 id=relationship_id(source, target),
                 source=source,
                 target=target,
                 description=description,
-                weight=weight,
-                text_unit_ids=unit_ids,
+                weight=float(weights[i]),
+                text_unit_ids=[text_units[int(r)].id for r in rel_units],
             )
-        )
-    order = sorted(relationships, key=lambda r: (-r.weight, r.source.casefold(), r.target.casefold(), r.id))
-    return order, capped
+            records.append(rel)
+            for r in rel_units:
+                unit_relationships[int(r)].append(rel.id)
+        parts.append(records_to_table("relationships", records))
+    table = pa.concat_tables(parts) if parts else records_to_table("relationships", [])
+    return _Edges(table, unit_relationships, capped)
+
+
+def _ties_by_id(
+    order: np.ndarray,
+    weights: np.ndarray,
+    source_rank: np.ndarray,
+    target_rank: np.ndarray,
+    found: _Cooccurrences,
+    node_title: dict[str, str],
+) -> np.ndarray:
+    """``order`` with runs of equal (weight, source, target) ranks sorted by relationship id (two nodes whose
+    titles case-fold alike; rare, so ids are computed for those runs only)."""
+    if len(order) < 2:
+        return order
+    key = np.stack([weights[order], source_rank[order], target_rank[order]], axis=1)
+    tied = np.flatnonzero(np.all(key[1:] == key[:-1], axis=1))
+    if not len(tied):
+        return order
+    order = order.copy()
+    start = 0
+    while start < len(tied):
+        end = start
+        while end + 1 < len(tied) and tied[end + 1] == tied[end] + 1:
+            end += 1
+        run = slice(int(tied[start]), int(tied[end]) + 2)
+
+        def rel_id(i: int) -> str:
+            a, b = found.ends(i)
+            return relationship_id(node_title[a], node_title[b])
+
+        order[run] = sorted(order[run].tolist(), key=rel_id)
+        start = end + 1
+    return order

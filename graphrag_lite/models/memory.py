@@ -1,0 +1,89 @@
+"""Process memory: give freed memory back to the system, and measure a workflow step's peak.
+
+A step frees its records when it returns, but the allocators keep the pages: glibc's malloc holds freed
+chunks, and pyarrow's pool holds its buffers, so without a release the next step starts on top of the last
+one's high-water mark and the run's peak is the sum of leftovers. On Linux the kernel's per-process peak
+(``VmHWM``) can be reset, so each step's peak resident set is measured on its own and kept in stats.json.
+Elsewhere the peak is not measured and the release is best effort.
+
+Torch inference frees and allocates buffers of many sizes (one per batch shape); glibc serves them from its
+heap once its adaptive mmap threshold has risen, and the heap only grows: embedding a 5 MB index took the
+process from 1.5 to 3.4 GB. With the threshold fixed at 1 MB (:func:`return_large_buffers`) every large
+buffer is its own mapping, unmapped when freed; on one table of report texts the peak fell from 1.41 to 0.93
+GB.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``; None on other C libraries (musl, macOS, Windows)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
+_MMAP_FROM = 1 << 20
+
+
+@cache
+def return_large_buffers() -> bool:
+    """Serve allocations of 1 MB and more by mmap from now on (glibc; process-wide, once); False elsewhere."""
+    if _malloc_trim() is None:  # not glibc
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        return bool(ctypes.CDLL(name).mallopt(_M_MMAP_THRESHOLD, _MMAP_FROM))
+    except (OSError, AttributeError):
+        return False
+
+
+def release_memory() -> None:
+    """Collect garbage and hand the free pages of Python, glibc and pyarrow back to the system."""
+    gc.collect()
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def reset_peak() -> bool:
+    """Start a new peak measurement (Linux); False where the peak cannot be reset."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_mb() -> int | None:
+    """The process's peak resident set since the last :func:`reset_peak`, in MB (None if unknown)."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
