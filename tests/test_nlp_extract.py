@@ -288,3 +288,35 @@ def test_run_on_text_relates_at_most_the_window_cap() -> None:
 def test_the_caps_leave_ordinary_prose_alone(carol: tuple[list[TextUnit], NLPResult]) -> None:
     _, result = carol
     assert result.stats["capped_windows"] == {}
+
+
+def test_edges_tied_on_weight_and_case_folded_titles_go_by_id() -> None:
+    from collections import Counter
+
+    import numpy as np
+
+    from graphrag_lite.index.extract.nlp import _Cooccurrences, _ties_by_id
+    from graphrag_lite.store.ids import relationship_id
+
+    # The Kelvin sign upper-cases to itself, so "\u212aelvin" and "Kelvin" are two nodes, yet they case-fold
+    # alike: their edges to "X" tie on weight and on both titles' order, and only the id can order them.
+    nodes = ["KELVIN", "\u212aELVIN", "X"]
+    titles = {"KELVIN": "Kelvin", "\u212aELVIN": "\u212aelvin", "X": "X"}
+    n = len(nodes)
+    found = _Cooccurrences(
+        nodes,
+        2,
+        Counter(),
+        np.ones(n),
+        np.array([0 * n + 2, 1 * n + 2]),
+        np.ones(2),
+        np.zeros(3),
+        np.zeros(2),
+        np.zeros((2, 3)),
+    )
+    ids = [relationship_id(titles[nodes[i]], "X") for i in (0, 1)]
+    for given in ([0, 1], [1, 0]):  # either way in, by id out
+        order = _ties_by_id(np.array(given), np.ones(2), np.zeros(2), np.ones(2), found, titles)
+        assert [ids[i] for i in order] == sorted(ids)
+    untied = _ties_by_id(np.array([1, 0]), np.array([2.0, 1.0]), np.zeros(2), np.ones(2), found, titles)
+    assert untied.tolist() == [1, 0]

@@ -36,10 +36,26 @@ def shown(text: object) -> str:
     return escape(visible(text))
 
 
+def _megabytes(value: int | None) -> str:
+    """A step's peak resident memory (stats ``peak_rss_mb``), or blank where it was not measured."""
+    if value is None:
+        return ""
+    return f"{value / 1024:.1f} GB" if value >= 1024 else f"{value} MB"
+
+
 def print_index_summary(report: Any) -> None:
     table = Table(title=f"Index ({report.workflow}) finished in {report.duration_s:.1f} s")
     priced = report.cost is not None
-    columns = ["step", "status", "rows", "LLM calls", "tokens (prompt/completion)", "cached", "failed"]
+    columns = [
+        "step",
+        "status",
+        "peak memory",
+        "rows",
+        "LLM calls",
+        "tokens (prompt/completion)",
+        "cached",
+        "failed",
+    ]
     for column in columns + (["cost"] if priced else []):
         table.add_column(column)
     for step in report.steps:
@@ -48,6 +64,7 @@ def print_index_summary(report: Any) -> None:
         cells = [
             step.name,
             "skipped (unchanged)" if step.skipped else f"{step.duration_s:.1f} s",
+            _megabytes(None if step.skipped else step.stats.get("peak_rss_mb")),
             rows,
             str(usage.get("llm_calls", 0)),
             f"{usage.get('prompt_tokens', 0):,} / {usage.get('completion_tokens', 0):,}",

@@ -888,24 +888,15 @@ def _ties_by_id(
 ) -> np.ndarray:
     """``order`` with runs of equal (weight, source, target) ranks sorted by relationship id (two nodes whose
     titles case-fold alike; rare, so ids are computed for those runs only)."""
-    if len(order) < 2:
-        return order
     key = np.stack([weights[order], source_rank[order], target_rank[order]], axis=1)
-    tied = np.flatnonzero(np.all(key[1:] == key[:-1], axis=1))
-    if not len(tied):
-        return order
+    starts = np.flatnonzero(np.r_[True, np.any(key[1:] != key[:-1], axis=1)]) if len(order) else order
+    lengths = np.diff(np.r_[starts, len(order)])
+
+    def rel_id(i: int) -> str:
+        a, b = found.ends(i)
+        return relationship_id(node_title[a], node_title[b])
+
     order = order.copy()
-    start = 0
-    while start < len(tied):
-        end = start
-        while end + 1 < len(tied) and tied[end + 1] == tied[end] + 1:
-            end += 1
-        run = slice(int(tied[start]), int(tied[end]) + 2)
-
-        def rel_id(i: int) -> str:
-            a, b = found.ends(i)
-            return relationship_id(node_title[a], node_title[b])
-
-        order[run] = sorted(order[run].tolist(), key=rel_id)
-        start = end + 1
+    for first, length in zip(starts[lengths > 1].tolist(), lengths[lengths > 1].tolist(), strict=True):
+        order[first : first + length] = sorted(order[first : first + length].tolist(), key=rel_id)
     return order
