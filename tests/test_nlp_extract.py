@@ -283,6 +283,23 @@ def test_run_on_text_relates_at_most_the_window_cap() -> None:
     assert len(result.relationships) <= 15 * result.stats["sentences"]
     loose = extract_graph_nlp(units, Settings.model_validate({"nlp": {"max_sentence_tokens": 400}}))
     assert len(loose.relationships) > len(result.relationships)
+    # Pruning then keeps an edge only if it is among the 5 strongest of one of its ends.
+    from graphrag_lite.index.graph.prune import prune_table
+
+    capped.nlp.edge_percentile, capped.nlp.max_edges_per_entity = 0, 5
+    pruned = prune_table(result.entities, result.relationship_table, capped)
+    assert pruned.stats["dropped_edges_over_max_per_entity"] > 0
+    kept = pruned.relationships.select(["source", "target", "weight"]).to_pylist()
+    frequent = {e.title for e in result.entities if e.type != "concept" or e.frequency >= 2}
+    best: dict[str, list[tuple[str, str]]] = {}
+    for row in result.relationship_table.to_pylist():  # best first, as pruning ranks them
+        if not {row["source"], row["target"]} <= frequent:
+            continue
+        for end in (row["source"], row["target"]):
+            best.setdefault(end, []).append((row["source"], row["target"]))
+    for row in kept:
+        pair = (row["source"], row["target"])
+        assert pair in best[row["source"]][:5] or pair in best[row["target"]][:5]
 
 
 def test_the_caps_leave_ordinary_prose_alone(carol: tuple[list[TextUnit], NLPResult]) -> None:
