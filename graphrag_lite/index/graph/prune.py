@@ -135,20 +135,48 @@ class _Decision:
     stats: dict[str, Any]
 
 
-def _decide(
-    entities: list[Entity], sources: list[str], targets: list[str], weights: np.ndarray, settings: Settings
-) -> _Decision:
+@dataclass
+class _Ends:
+    """Both ends of every edge as codes into ``titles`` (each distinct endpoint title once)."""
+
+    titles: list[str]
+    source: np.ndarray
+    target: np.ndarray
+
+    @classmethod
+    def of_records(cls, relationships: list[Relationship]) -> _Ends:
+        code: dict[str, int] = {}
+        source = [code.setdefault(r.source, len(code)) for r in relationships]
+        target = [code.setdefault(r.target, len(code)) for r in relationships]
+        return cls(list(code), np.array(source, dtype=np.int64), np.array(target, dtype=np.int64))
+
+    @classmethod
+    def of_table(cls, table: pa.Table) -> _Ends:
+        """Dictionary-encoded in Arrow: a million edges name only thousands of entities."""
+        titles = (
+            pa.chunked_array(
+                [table.column("source").combine_chunks(), table.column("target").combine_chunks()]
+            )
+            .combine_chunks()
+            .dictionary_encode()
+        )
+        codes = titles.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        rows = table.num_rows
+        return cls(titles.dictionary.to_pylist(), codes[:rows], codes[rows:])
+
+
+def _decide(entities: list[Entity], ends: _Ends, weights: np.ndarray, settings: Settings) -> _Decision:
     """The passes of the module notes on edges given as end titles and weights, in table order."""
     options = settings.nlp
     number: dict[str, int] = {}
     for entity in entities:
         number.setdefault(normalize_title(entity.title), len(number))
-    ends = [
-        np.array([number.setdefault(normalize_title(t), len(number)) for t in titles], dtype=np.int64)
-        for titles in (sources, targets)
-    ]
-    nodes = len(number)  # an endpoint without an entity is a node that is never kept
-    edges = _Edges(ends[0], ends[1], np.asarray(weights, dtype=np.float64))
+    # an endpoint without an entity is a node that is never kept
+    node_of = np.array(
+        [number.setdefault(normalize_title(t), len(number)) for t in ends.titles], dtype=np.int64
+    )
+    nodes = len(number)
+    edges = _Edges(node_of[ends.source], node_of[ends.target], np.asarray(weights, dtype=np.float64))
     index = np.arange(len(edges.weight))
     stats: dict[str, Any] = {"entities_in": len(entities), "relationships_in": len(index)}
 
@@ -209,13 +237,8 @@ def prune_graph(
     text_units: list[TextUnit] | None = None,
 ) -> PruneResult:
     """The pruned graph (see the module notes); with ``text_units``, their entity/relationship ids are set."""
-    decision = _decide(
-        entities,
-        [r.source for r in relationships],
-        [r.target for r in relationships],
-        np.array([r.weight for r in relationships], dtype=np.float64),
-        settings,
-    )
+    weights = np.array([r.weight for r in relationships], dtype=np.float64)
+    decision = _decide(entities, _Ends.of_records(relationships), weights, settings)
     survivors = [dataclasses.replace(e) for e in decision.survivors]
     kept = [dataclasses.replace(r) for r, keep in zip(relationships, decision.edges, strict=True) if keep]
     compute_degrees(survivors, kept)
@@ -233,25 +256,16 @@ class PrunedTable:
 
 def prune_table(entities: list[Entity], relationships: pa.Table, settings: Settings) -> PrunedTable:
     """:func:`prune_graph` on a relationships table, with degrees set; no record is made per edge."""
-    decision = _decide(
-        entities,
-        relationships.column("source").to_pylist(),
-        relationships.column("target").to_pylist(),
-        relationships.column("weight").to_numpy(),
-        settings,
-    )
+    ends = _Ends.of_table(relationships)
+    decision = _decide(entities, ends, relationships.column("weight").to_numpy(), settings)
     survivors = [
         dataclasses.replace(e, degree=decision.degree[normalize_title(e.title)]) for e in decision.survivors
     ]
     kept = relationships.filter(pa.array(decision.edges))
-    degree = decision.degree
-    combined = [
-        degree[normalize_title(a)] + degree[normalize_title(b)]
-        for a, b in zip(kept.column("source").to_pylist(), kept.column("target").to_pylist(), strict=True)
-    ]
+    degree = np.array([decision.degree.get(normalize_title(t), 0) for t in ends.titles], dtype=np.int64)
+    combined = degree[ends.source[decision.edges]] + degree[ends.target[decision.edges]]
+    field = kept.schema.field("combined_degree")
     kept = kept.set_column(
-        kept.schema.get_field_index("combined_degree"),
-        "combined_degree",
-        pa.array(combined, type=kept.schema.field("combined_degree").type),
+        kept.schema.get_field_index(field.name), field, pa.array(combined, type=field.type)
     )
     return PrunedTable(survivors, kept, decision.stats)
