@@ -108,6 +108,26 @@ def test_auto_embeds_questions_on_onnx_and_a_long_run_on_torch_with_the_same_vec
     assert np.min(np.sum(first_batch * many, axis=1)) > 0.9999
 
 
+def test_an_index_announced_as_long_runs_on_torch_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from graphrag_lite.models import embeddings
+    from graphrag_lite.models.base import expect_bulk
+    from graphrag_lite.models.cache import SQLiteCache
+
+    monkeypatch.setattr(embeddings, "TORCH_AFTER_TEXTS", 6)
+    short = AutoMiniLMEmbedder(batch_size=4)
+    expect_bulk(short, 5)  # too few to pay back torch's load
+    short.embed_sync(SAMPLES[:2])
+    assert not short._on_torch
+    long = AutoMiniLMEmbedder(batch_size=4)
+    cache = SQLiteCache(tmp_path / "embeddings.sqlite", table="embeddings")
+    expect_bulk(CachedEmbedder(long, cache), 6)  # through the cache wrapper, as the embed step calls it
+    cache.close()
+    long.embed_sync(SAMPLES[:2])  # even a partial batch: ONNX Runtime never loads beside torch
+    assert long._on_torch and long._few._session is None
+
+
 def test_changing_the_embedder_re_embeds_and_a_query_refuses_a_mixed_index(tmp_path: Path) -> None:
     db = tmp_path / "output" / "lancedb"
     units = [TextUnit(f"t{i}", "d", i, text, 10) for i, text in enumerate(SAMPLES[-4:])]

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graphrag_lite.models.base import Embedder
+from graphrag_lite.models.base import Embedder, expect_bulk
+from graphrag_lite.models.memory import Trimmer
 from graphrag_lite.store import layout
 from graphrag_lite.store.atomic import atomic_write_text
 from graphrag_lite.store.records import CommunityReport, Entity, TextUnit, unit_search_texts
@@ -74,9 +75,11 @@ async def _embed_batches(
                 parts[c] = part
                 advance(len(chunks[c]))
     else:
+        trim = Trimmer()
         for c, chunk in enumerate(chunks):
             parts[c] = np.asarray(await embedder.embed([texts[i] for i in chunk]), dtype=np.float32)
             advance(len(chunk))
+            trim()
     if not parts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     vectors = np.empty_like(np.vstack(parts))
@@ -122,6 +125,7 @@ async def embed_index(
         for table, rows in sources.items()
     }
     total = sum(len(plan.todo.ids) for plan in plans.values())
+    expect_bulk(embedder, total)
     done = 0
 
     def advance(n: int) -> None:

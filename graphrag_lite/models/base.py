@@ -157,6 +157,14 @@ class Embedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def expect_bulk(model: object, texts: int) -> None:
+    """Tell an embedder that about ``texts`` texts follow (an index's embed step), where it can use that
+    (the local MiniLM then runs them all on torch and never loads ONNX Runtime beside it)."""
+    expect = getattr(model, "expect_bulk", None)
+    if expect is not None:
+        expect(texts)
+
+
 async def close_model(model: object) -> None:
     """Close a model's HTTP connections for the running loop and its cache file, where it has them.
 

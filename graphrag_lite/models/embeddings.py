@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from graphrag_lite.errors import EmbeddingError
-from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model
+from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model, expect_bulk
 from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
 from graphrag_lite.models.fair_lock import FairLock
 from graphrag_lite.models.memory import return_large_buffers
@@ -161,7 +161,7 @@ class AutoMiniLMEmbedder:
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
         # Torch pays back its load time only over thousands of texts (an index), never in a question's
         # calls: a query's 65-sentence ranking call must not load it.
-        if len(texts) >= self.bulk and (self._on_torch or self._seen >= TORCH_AFTER_TEXTS):
+        if self._on_torch or (len(texts) >= self.bulk and self._seen >= TORCH_AFTER_TEXTS):
             self._on_torch = True
             return self._bulk.embed_sync(texts)
         self._seen += len(texts)
@@ -169,6 +169,12 @@ class AutoMiniLMEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embed_sync, list(texts))
+
+    def expect_bulk(self, texts: int) -> None:
+        """An index is about to embed ``texts`` texts: from ``TORCH_AFTER_TEXTS`` on, run every call on torch
+        from the first one, so ONNX Runtime (and its memory arena, 0.5 GB on long texts) never loads."""
+        if texts >= TORCH_AFTER_TEXTS:
+            self._on_torch = True
 
 
 # -- OpenAI-compatible endpoint -----------------------------------------------------------------------------
@@ -207,6 +213,9 @@ class CachedEmbedder:
         if self.meter is not None and hits:
             self.meter.record(Usage(cache_hits=hits))
         return np.stack([found[key] for key in keys]).astype(np.float32)
+
+    def expect_bulk(self, texts: int) -> None:
+        expect_bulk(self.inner, texts)
 
     async def aclose(self) -> None:
         """Close the inner embedder's connections on this loop and the cache file."""
