@@ -1,6 +1,6 @@
 """Pruning the co-occurrence graph of the fast method: fewer, stronger nodes and edges for clustering.
 
-Three passes, each reported in ``stats``:
+Four passes, each reported in ``stats``:
 
 1. **Frequency** - concept (noun-phrase) nodes seen in fewer than ``nlp.min_frequency`` text units are
    dropped (default 2: a phrase used once is rarely a topic). Named entities are kept at any frequency: in
