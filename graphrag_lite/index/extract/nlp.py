@@ -564,8 +564,8 @@ def _cooccurrences(
     mentions = np.zeros(n, dtype=np.int64)
     windows = 0
     capped: Counter[int] = Counter()
-    rows = {name: array(code) for name, code in (("pair", "q"), ("apart", "b"), ("size", "l"), ("unit", "l"))}
-    rows["sentence"] = array("l")
+    codes = {"pair": "q", "apart": "b", "size": "l", "unit": "l", "sentence": "l"}  # array type codes
+    rows = {name: array(code) for name, code in codes.items()}
     for u, sentences in enumerate(units):
         in_unit: set[int] = set()
         for i, sentence in enumerate(sentences):
