@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from graphrag_lite.models.memory import peak_rss_mb, release_memory, reset_peak, return_large_buffers
+from graphrag_lite.models.memory import peak_rss_mb, release_memory, reset_peak
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM and glibc are Linux's")
 
@@ -25,10 +25,3 @@ def test_the_peak_is_measured_from_the_last_reset() -> None:
     assert reset_peak()
     again = peak_rss_mb()
     assert again is not None and again < after - 150  # a new measurement forgets the old peak
-
-
-@linux
-def test_large_buffers_are_mapped_on_glibc() -> None:
-    if "glibc" not in " ".join(__import__("platform").libc_ver()):
-        pytest.skip("not glibc")
-    assert return_large_buffers()

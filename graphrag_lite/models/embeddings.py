@@ -20,7 +20,6 @@ from graphrag_lite.errors import EmbeddingError
 from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model, expect_bulk
 from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
 from graphrag_lite.models.fair_lock import FairLock
-from graphrag_lite.models.memory import return_large_buffers
 from graphrag_lite.models.onnx_minilm import MINILM, MINILM_DIM, minilm_weights_dir, quiet_transformers
 from graphrag_lite.models.windows import Windows
 
@@ -58,7 +57,6 @@ def _load_sentence_transformer(name_or_path: str) -> Any:
                 "sentence-transformers is missing. Install it with `pip install sentence-transformers` "
                 "(and a CPU torch: `pip install torch --index-url https://download.pytorch.org/whl/cpu`)."
             ) from None
-        return_large_buffers()  # torch's buffers of many sizes would otherwise only grow the heap
         try:
             model = SentenceTransformer(path, device="cpu")
         except Exception as exc:
