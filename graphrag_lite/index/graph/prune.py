@@ -184,9 +184,9 @@ def _decide(entities: list[Entity], ends: _Ends, weights: np.ndarray, settings: 
     stats["dropped_concepts_low_frequency"] = len(entities) - len(kept)
     is_kept = np.zeros(nodes, dtype=bool)
     is_kept[[number[normalize_title(e.title)] for e in kept]] = True
-    mask = is_kept[edges.source] & is_kept[edges.target]
-    stats["dropped_edges_with_dropped_nodes"] = int(len(mask) - mask.sum())
-    edges, index = edges.take(mask), index[mask]
+    both_kept = is_kept[edges.source] & is_kept[edges.target]
+    stats["dropped_edges_with_dropped_nodes"] = int(len(both_kept) - both_kept.sum())
+    edges, index = edges.take(both_kept), index[both_kept]
 
     threshold = edge_weight_threshold(edges.weight, options.edge_percentile)
     best = _strongest(edges, nodes)
@@ -225,9 +225,9 @@ def _decide(entities: list[Entity], ends: _Ends, weights: np.ndarray, settings: 
     )
     stats["entities_out"] = len(survivors)
     stats["relationships_out"] = len(index)
-    mask = np.zeros(len(weights), dtype=bool)
-    mask[index] = True
-    return _Decision(survivors, mask, degree, stats)
+    surviving = np.zeros(len(weights), dtype=bool)
+    surviving[index] = True
+    return _Decision(survivors, surviving, degree, stats)
 
 
 def prune_graph(
