@@ -2,12 +2,12 @@
 
 Each variant indexes its own copy of the corpus from scratch, one after the other on the same machine, in a
 child process of its own (so its peak RSS is its own). A variant is the current tree or a git commit (checked
-out as a worktree under --workdir and imported from there), plus settings. The default compares a commit
-(``--before``) with the current tree's defaults. The ONNX export is made before timing (it is a one-time cost
-per machine) and reported apart.
+out as a worktree under --workdir and imported from there). The default compares a commit (``--before``,
+repeatable) with the current tree (or ``--after COMMIT``, so the tree can change while it runs). The ONNX
+export is made before timing (it is a one-time cost per machine) and reported apart.
 
     .venv/bin/python benchmarks/offline_index.py --corpus ../shared/data/ms_podcast/corpus.jsonl \\
-        --workdir /tmp/bench_offline --before b1f3db8
+        --workdir /tmp/bench_offline --before 325c23d --before fbb8a06 --after HEAD
 
 Prints a Markdown table; --json writes the raw figures.
 """
@@ -46,6 +46,9 @@ def _child(root: Path) -> None:
         rag.index(method="fast")
     wall = time.perf_counter() - started
     stats = json.loads((root / "output" / "stats.json").read_text())
+    import pyarrow.parquet as pq
+
+    tokens = pq.read_table(root / "output" / "text_units.parquet", columns=["n_tokens"])["n_tokens"]
     rss = [resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     print(
         json.dumps(
@@ -54,6 +57,7 @@ def _child(root: Path) -> None:
                 "steps": {name: step.get("duration_s", 0.0) for name, step in stats["steps"].items()},
                 "rows": {name: step.get("rows", {}) for name, step in stats["steps"].items()},
                 "peak_rss_mb": max(rss) / 1024,  # Linux reports KiB; spaCy workers are children
+                "unit_tokens": int(tokens.to_numpy().sum()),
             }
         )
     )
@@ -108,7 +112,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, help="JSONL corpus (doc_id, title, text)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_offline"))
-    parser.add_argument("--before", default="b1f3db8", help="commit of the 'before' variant")
+    parser.add_argument(
+        "--before", action="append", help="commit of a 'before' variant (repeatable; default b1f3db8)"
+    )
+    parser.add_argument("--after", help="commit of the 'after' variant (default: the current tree)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -119,7 +126,17 @@ def main() -> None:
         parser.error("--corpus is required")
     args.workdir.mkdir(parents=True, exist_ok=True)
     export_s = _warm_onnx()
-    variants = {f"before ({args.before})": _worktree(args.before, args.workdir), "after (this tree)": REPO}
+    variants = {f"before ({c})": _worktree(c, args.workdir) for c in args.before or ["b1f3db8"]}
+    if args.after:
+        after = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", args.after],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        variants[f"after ({after})"] = _worktree(after, args.workdir)
+    else:
+        variants["after (this tree)"] = REPO
     results: dict[str, dict[str, Any]] = {}
     for index, (name, code) in enumerate(variants.items()):
         root = _project(args.workdir, f"project-{index}", args.corpus.resolve())
@@ -127,19 +144,20 @@ def main() -> None:
         print(f"{name}: {results[name]['wall_s']:.0f} s", file=sys.stderr)
     steps = list(dict.fromkeys(step for r in results.values() for step in r["steps"]))
     print(f"ONNX export before timing (once per machine): {export_s:.1f} s\n")
-    print("| variant | wall | peak RSS | load (start, end) | " + " | ".join(steps) + " |")
-    print("|---|---|---|---|" + "---|" * len(steps))
+    last = list(results.values())[-1]
+    print("| variant | wall | per 1M tokens | last one's speed-up | peak RSS | load (start, end) | ", end="")
+    print(" | ".join(steps) + " |")
+    print("|---|---|---|---|---|---|" + "---|" * len(steps))
     for name, r in results.items():
         cells = [f"{r['steps'].get(s, 0):.1f} s" for s in steps]
+        per_million = r["wall_s"] / max(r["unit_tokens"], 1) * 1e6 / 60
         print(
-            f"| {name} | {r['wall_s']:.0f} s | {r['peak_rss_mb'] / 1024:.2f} GB | {r['load']} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {name} | {r['wall_s']:.0f} s | {per_million:.1f} min | {r['wall_s'] / last['wall_s']:.2f}x | "
+            f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['load']} | " + " | ".join(cells) + " |"
         )
-    before, after = results.values()
-    print(f"\nspeed-up (wall): {before['wall_s'] / after['wall_s']:.2f}x")
-    if after["rows"] != before["rows"]:
-        print("note: the two variants wrote different row counts:", json.dumps(after["rows"]))
+    for name, r in results.items():
+        if r["rows"] != last["rows"]:
+            print(f"note: {name} wrote other row counts than the last variant:", json.dumps(r["rows"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

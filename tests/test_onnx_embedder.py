@@ -87,6 +87,10 @@ def test_the_factory_picks_the_runtime_and_refuses_int8_on_torch(tmp_path: Path)
     assert isinstance(int8, OnnxMiniLMEmbedder) and int8.model == MINILM_INT8
     assert isinstance(inner(runtime="onnx"), OnnxMiniLMEmbedder)
     assert isinstance(inner(runtime="torch"), TorchMiniLMEmbedder)
+    on_torch = inner(runtime="torch", precision="bf16")
+    assert isinstance(on_torch, TorchMiniLMEmbedder) and on_torch.precision == "bf16"
+    auto = inner(precision="fp32")
+    assert isinstance(auto, AutoMiniLMEmbedder) and auto._bulk.precision == "fp32"
     with pytest.raises(ConfigError, match="ONNX Runtime only"):
         inner(model=MINILM_INT8, runtime="torch")
 
@@ -115,7 +119,7 @@ def test_an_index_announced_as_long_runs_on_torch_alone(
     from graphrag_lite.models.base import expect_bulk
     from graphrag_lite.models.cache import SQLiteCache
 
-    monkeypatch.setattr(embeddings, "TORCH_AFTER_TEXTS", 6)
+    monkeypatch.setattr(embeddings, "TORCH_FOR_INDEX", 6)
     short = AutoMiniLMEmbedder(batch_size=4)
     expect_bulk(short, 5)  # too few to pay back torch's load
     short.embed_sync(SAMPLES[:2])
@@ -126,6 +130,22 @@ def test_an_index_announced_as_long_runs_on_torch_alone(
     cache.close()
     long.embed_sync(SAMPLES[:2])  # even a partial batch: ONNX Runtime never loads beside torch
     assert long._on_torch and long._few._session is None
+
+
+def test_bf16_keeps_the_vectors_of_fp32_and_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphrag_lite.models import embeddings
+
+    fp32 = TorchMiniLMEmbedder(precision="fp32").embed_sync(SAMPLES)
+    bf16 = TorchMiniLMEmbedder(precision="bf16").embed_sync(SAMPLES)
+    assert bf16.dtype == np.float32 and np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(fp32 * bf16, axis=1)) > 0.9999  # the same model: no re-embedding for it
+    assert not np.array_equal(fp32, bf16)  # ... but the products did run in bf16
+    for native, resolved in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(embeddings, "native_bf16", lambda native=native: native)
+        auto = TorchMiniLMEmbedder(precision="auto")
+        auto.embed_sync(SAMPLES[:1])
+        assert auto.precision == resolved
+    assert embeddings.resolve_precision("fp32") == "fp32"  # a choice is kept on any CPU
 
 
 def test_changing_the_embedder_re_embeds_and_a_query_refuses_a_mixed_index(tmp_path: Path) -> None:

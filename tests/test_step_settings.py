@@ -62,6 +62,7 @@ INERT = {
     "embeddings.batch_size",
     "embeddings.concurrency",
     "embeddings.runtime",  # fp32 MiniLM gives the same vectors on ONNX Runtime and torch
+    "embeddings.precision",  # bf16 products: the same vectors to cosine 0.9999, and the cache keys by model
     "nlp.batch_size",
     "nlp.n_process",
     "executor.kind",  # where items run: the same results locally and on Ray

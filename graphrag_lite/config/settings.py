@@ -118,6 +118,12 @@ class EmbeddingSettings(_Section):
         description="Where local fp32 MiniLM runs; all give the same vectors. auto = ONNX Runtime for a few "
         "texts (questions: no torch import, loads in ~1 s), torch for bulk embedding (indexing).",
     )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="Arithmetic of local MiniLM on torch (an index's embedding). bf16: about 2.3x as fast on "
+        "CPUs that multiply bf16 natively (Intel AMX, AVX-512 BF16), vectors with cosine >= 0.9999 to "
+        "fp32's (same model, no re-embedding). auto = bf16 on such CPUs, else fp32.",
+    )
     api_key: SecretStr | None = Field(
         None, description="Key for the embeddings endpoint (defaults to llm's)."
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ class EmbedJob:
     """Embedding calls in a Ray worker: each item is the texts of one call, each result their vectors."""
 
     settings: Settings
+    expected: int = 0  # texts in the whole embed step: the workers pick the runtime the driver would
 
     def __call__(self, calls: list[list[str]]) -> list[np.ndarray]:
         from graphrag_lite.models.factory import uncached_embedder
@@ -44,6 +45,7 @@ class EmbedJob:
         if key not in _WORKER_EMBEDDERS:
             _WORKER_EMBEDDERS[key] = uncached_embedder(self.settings)
         embedder = _WORKER_EMBEDDERS[key]
+        expect_bulk(embedder, self.expected)
 
         async def run() -> list[np.ndarray]:
             return [np.asarray(await embedder.embed(texts), dtype=np.float32) for texts in calls]
@@ -126,6 +128,8 @@ async def embed_index(
     }
     total = sum(len(plan.todo.ids) for plan in plans.values())
     expect_bulk(embedder, total)
+    if remote is not None:
+        remote = (remote[0], replace(remote[1], expected=total))
     done = 0
 
     def advance(n: int) -> None:

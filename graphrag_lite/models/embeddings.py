@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 # -- local MiniLM -------------------------------------------------------------------------------------------
 
+Precision = Literal["auto", "fp32", "bf16"]  # of torch's matrix products (EmbeddingSettings.precision)
 _MODELS: dict[str, Any] = {}
 _MODELS_LOCK = threading.Lock()
 _ENCODE_LOCK = FairLock()  # one batch at a time: torch already uses every core for it
@@ -67,6 +68,22 @@ def _load_sentence_transformer(name_or_path: str) -> Any:
         return model
 
 
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (Intel AMX, or AVX-512 BF16). There torch's bf16 autocast
+    runs MiniLM about 2.3x as fast as fp32 (benchmarks/embed_speed.py); elsewhere bf16 is emulated."""
+    import torch
+
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch.cpu's own probes
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_precision(precision: Precision) -> Precision:
+    """``auto`` -> ``bf16`` where the CPU does bf16 natively, else ``fp32``; the others as they are."""
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    return precision
+
+
 # Windows per forward pass of the local model. Each pass pads to its longest window, so small passes waste
 # less; on 2 CPU cores 16 was about 18 % faster than 64 (benchmarks/embed_batch.py, BENCHMARKS.md).
 ENCODE_BATCH = 16
@@ -77,14 +94,23 @@ class TorchMiniLMEmbedder:
 
     Inference runs in a worker thread (``asyncio.to_thread``) so the event loop stays responsive; batches
     are serialised process-wide because torch already uses every core for one batch.
+
+    ``precision`` bf16 runs the matrix products in bfloat16 (torch autocast): the same model, vectors with
+    cosine >= 0.9999 to fp32's, so it keeps the model's name and an index never re-embeds for it.
     """
 
     def __init__(
-        self, model: str = MINILM, *, batch_size: int = 64, encode_batch: int = ENCODE_BATCH
+        self,
+        model: str = MINILM,
+        *,
+        batch_size: int = 64,
+        encode_batch: int = ENCODE_BATCH,
+        precision: Precision = "fp32",
     ) -> None:
         self.model = model
         self.batch_size = batch_size
         self.encode_batch = encode_batch
+        self.precision = precision  # resolved on first use: probing the CPU needs torch
         self._dim = MINILM_DIM if model == MINILM else 0
 
     @property
@@ -118,8 +144,12 @@ class TorchMiniLMEmbedder:
         """Blocking version of :meth:`embed` (for threads and scripts)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
+        self.precision = resolve_precision(self.precision)
         # The fast tokenizer is not safe for concurrent use: windowing runs under the same lock as encoding.
-        with _ENCODE_LOCK:
+        # Autocast is per thread, so it is entered here, in the thread that encodes.
+        with _ENCODE_LOCK, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             windows = Windows.of(texts, self.windows)
             vectors = self._st().encode(
                 windows.texts,
@@ -128,36 +158,39 @@ class TorchMiniLMEmbedder:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return windows.pool(vectors, len(texts))
+        return windows.pool(np.asarray(vectors, dtype=np.float32), len(texts))
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embed_sync, list(texts))
 
 
-TORCH_AFTER_TEXTS = 2000
+TORCH_AFTER_TEXTS = 2000  # unannounced calls: a long run of full batches (never a question's few texts)
+# An index announced by ``expect_bulk`` runs on torch from this many texts on. Torch takes about 3.4 s longer
+# to load than ONNX Runtime; ONNX fp32 embeds about 40 passages/s on 2 cores, torch 78 (fp32) to 180 (bf16),
+# so torch pays back its load after about 280 texts in fp32, 175 in bf16.
+TORCH_FOR_INDEX = 300
 
 
 class AutoMiniLMEmbedder:
-    """fp32 MiniLM on the faster runtime for each call, with the same vectors either way (cosine 1.0 to
-    1e-6): the embed step's full batches (``batch_size`` texts or more) on torch, about twice ONNX fp32's
-    speed on the CPUs measured (benchmarks/embed_speed.py), once ``TORCH_AFTER_TEXTS`` texts were embedded
-    (only a long run pays back torch's load); everything else (a question, the sentences an offline answer
-    ranks) on ONNX Runtime, which loads in a fraction of a second and imports no torch. Each runtime loads
-    on first use."""
+    """MiniLM on the faster runtime for each call, with the same vectors either way (fp32: cosine 1.0 to
+    1e-6; torch in bf16: >= 0.9999): an index's texts on torch, everything else (a question, the sentences an
+    offline answer ranks) on ONNX Runtime, which loads in a fraction of a second and imports no torch. An
+    index is recognised by ``expect_bulk`` (``TORCH_FOR_INDEX`` texts or more), or after
+    ``TORCH_AFTER_TEXTS`` texts in full batches of ``batch_size``. Each runtime loads on first use."""
 
-    def __init__(self, *, batch_size: int = 64) -> None:
+    def __init__(self, *, batch_size: int = 64, precision: Precision = "auto") -> None:
         from graphrag_lite.models.onnx_minilm import OnnxMiniLMEmbedder
 
         self.model = MINILM
         self.dim = MINILM_DIM
         self.bulk = batch_size  # calls of at least this many texts may go to torch ...
         self._few = OnnxMiniLMEmbedder(MINILM)
-        self._bulk = TorchMiniLMEmbedder(MINILM, batch_size=batch_size)
+        self._bulk = TorchMiniLMEmbedder(MINILM, batch_size=batch_size, precision=precision)
         self._seen = 0  # ... once this many texts were embedded: torch takes seconds to load
         self._on_torch = False
 
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
-        # Torch pays back its load time only over thousands of texts (an index), never in a question's
+        # Torch pays back its load time only over hundreds of texts (an index), never in a question's
         # calls: a query's 65-sentence ranking call must not load it.
         if self._on_torch or (len(texts) >= self.bulk and self._seen >= TORCH_AFTER_TEXTS):
             self._on_torch = True
@@ -169,9 +202,9 @@ class AutoMiniLMEmbedder:
         return await asyncio.to_thread(self.embed_sync, list(texts))
 
     def expect_bulk(self, texts: int) -> None:
-        """An index is about to embed ``texts`` texts: from ``TORCH_AFTER_TEXTS`` on, run every call on torch
+        """An index is about to embed ``texts`` texts: from ``TORCH_FOR_INDEX`` on, run every call on torch
         from the first one, so ONNX Runtime (and its memory arena, 0.5 GB on long texts) never loads."""
-        if texts >= TORCH_AFTER_TEXTS:
+        if texts >= TORCH_FOR_INDEX:
             self._on_torch = True
 
 

@@ -71,8 +71,8 @@ def local_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.model == MINILM and settings.runtime == "onnx":
         return OnnxMiniLMEmbedder(MINILM)
     if settings.model == MINILM and settings.runtime == "auto":
-        return AutoMiniLMEmbedder(batch_size=settings.batch_size)
-    return TorchMiniLMEmbedder(settings.model, batch_size=settings.batch_size)
+        return AutoMiniLMEmbedder(batch_size=settings.batch_size, precision=settings.precision)
+    return TorchMiniLMEmbedder(settings.model, batch_size=settings.batch_size, precision=settings.precision)
 
 
 def uncached_embedder(settings: Settings, meter: UsageMeter | None = None) -> Embedder:
