@@ -1,13 +1,14 @@
 """Offline (fast) indexing, two versions of the code side by side: wall time, time per step and peak RSS.
 
 Each variant indexes its own copy of the corpus from scratch, one after the other on the same machine, in a
-child process of its own (so its peak RSS is its own). A variant is the current tree or a git commit (checked
-out as a worktree under --workdir and imported from there). The default compares a commit (``--before``,
-repeatable) with the current tree (or ``--after COMMIT``, so the tree can change while it runs). The ONNX
-export is made before timing (it is a one-time cost per machine) and reported apart.
+child process of its own (so its peak RSS is its own), each once the load average settled below one core. A
+variant is the current tree or a git commit (checked out as a worktree under --workdir and imported from
+there). The default compares a commit (``--before``, repeatable) with the current tree (or ``--after
+COMMIT``, so the tree can change while it runs). The ONNX export is made before timing (it is a one-time cost
+per machine) and reported apart.
 
     .venv/bin/python benchmarks/offline_index.py --corpus ../shared/data/ms_podcast/corpus.jsonl \\
-        --workdir /tmp/bench_offline --before 325c23d --before fbb8a06 --after HEAD
+        --workdir /tmp/bench_offline --before 325c23d --after HEAD
 
 Prints a Markdown table; --json writes the raw figures.
 """
@@ -79,9 +80,18 @@ def _project(workdir: Path, name: str, corpus: Path) -> Path:
     return root
 
 
+def _settle(limit_s: float = 240.0) -> None:
+    """Wait (up to ``limit_s``) for the 1-minute load average to fall below one core: the previous variant's
+    load must not reach the next one, whose spaCy step picks its worker count from the free cores."""
+    deadline = time.monotonic() + limit_s
+    while os.getloadavg()[0] >= 1.0 and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def _run(code: Path, root: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
     env.update(OFFLINE_ENV, PYTHONPATH=str(code))
+    _settle()
     load_before = os.getloadavg()[0]
     out = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", str(root)],
@@ -156,8 +166,10 @@ def main() -> None:
             f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['load']} | " + " | ".join(cells) + " |"
         )
     for name, r in results.items():
-        if r["rows"] != last["rows"]:
-            print(f"note: {name} wrote other row counts than the last variant:", json.dumps(r["rows"]))
+        differ = {step: (rows, last["rows"].get(step)) for step, rows in r["rows"].items()}
+        differ = {step: pair for step, pair in differ.items() if pair[0] != pair[1]}
+        if differ:
+            print(f"note: {name} wrote other rows than the last variant (its, last's):", json.dumps(differ))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
