@@ -167,7 +167,8 @@ class TorchMiniLMEmbedder:
 TORCH_AFTER_TEXTS = 2000  # unannounced calls: a long run of full batches (never a question's few texts)
 # An index announced by ``expect_bulk`` runs on torch from this many texts on. Torch takes about 3.4 s longer
 # to load than ONNX Runtime; ONNX fp32 embeds about 40 passages/s on 2 cores, torch 78 (fp32) to 180 (bf16),
-# so torch pays back its load after about 280 texts in fp32, 175 in bf16.
+# so torch pays back its load after about 280 passages in fp32, 175 in bf16. The Carol's 1,252 mostly short
+# texts: 29.6 s on ONNX fp32, 11.0 s on torch bf16 (BENCHMARKS.md, "Offline index in bf16").
 TORCH_FOR_INDEX = 300
 
 
