@@ -94,6 +94,9 @@ class LLMSettings(_Section):
         return bool(self.api_base) or (self.api_key is not None and bool(self.api_key.get_secret_value()))
 
 
+EmbeddingPrecision = Literal["auto", "fp32", "bf16"]  # of local MiniLM's matrix products on torch
+
+
 class EmbeddingSettings(_Section):
     """The embedding model used for vectors (entities, text units, reports, queries)."""
 
@@ -118,7 +121,7 @@ class EmbeddingSettings(_Section):
         description="Where local fp32 MiniLM runs; all give the same vectors. auto = ONNX Runtime for a few "
         "texts (questions: no torch import, loads in ~1 s), torch for bulk embedding (indexing).",
     )
-    precision: Literal["auto", "fp32", "bf16"] = Field(
+    precision: EmbeddingPrecision = Field(
         "auto",
         description="Arithmetic of local MiniLM on torch (an index's embedding). bf16: about 2.3x as fast on "
         "CPUs that multiply bf16 natively (Intel AMX, AVX-512 BF16), vectors with cosine >= 0.9999 to "

@@ -12,10 +12,11 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from graphrag_lite.config.settings import EmbeddingPrecision
 from graphrag_lite.errors import EmbeddingError
 from graphrag_lite.models.base import Embedder, Usage, UsageMeter, close_model, expect_bulk
 from graphrag_lite.models.cache import SQLiteCache, embedding_cache_key
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 
 # -- local MiniLM -------------------------------------------------------------------------------------------
 
-Precision = Literal["auto", "fp32", "bf16"]  # of torch's matrix products (EmbeddingSettings.precision)
 _MODELS: dict[str, Any] = {}
 _MODELS_LOCK = threading.Lock()
 _ENCODE_LOCK = FairLock()  # one batch at a time: torch already uses every core for it
@@ -77,7 +77,7 @@ def native_bf16() -> bool:
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
-def resolve_precision(precision: Precision) -> Precision:
+def resolve_precision(precision: EmbeddingPrecision) -> EmbeddingPrecision:
     """``auto`` -> ``bf16`` where the CPU does bf16 natively, else ``fp32``; the others as they are."""
     if precision == "auto":
         return "bf16" if native_bf16() else "fp32"
@@ -105,7 +105,7 @@ class TorchMiniLMEmbedder:
         *,
         batch_size: int = 64,
         encode_batch: int = ENCODE_BATCH,
-        precision: Precision = "fp32",
+        precision: EmbeddingPrecision = "fp32",
     ) -> None:
         self.model = model
         self.batch_size = batch_size
@@ -179,7 +179,7 @@ class AutoMiniLMEmbedder:
     index is recognised by ``expect_bulk`` (``TORCH_FOR_INDEX`` texts or more), or after
     ``TORCH_AFTER_TEXTS`` texts in full batches of ``batch_size``. Each runtime loads on first use."""
 
-    def __init__(self, *, batch_size: int = 64, precision: Precision = "auto") -> None:
+    def __init__(self, *, batch_size: int = 64, precision: EmbeddingPrecision = "auto") -> None:
         from graphrag_lite.models.onnx_minilm import OnnxMiniLMEmbedder
 
         self.model = MINILM
