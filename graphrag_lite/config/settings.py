@@ -212,6 +212,9 @@ class ChunkSettings(_Section):
     )
 
 
+GleaningScope = Literal["names", "unit"]  # what a gleaning round re-sends
+
+
 class ExtractionSettings(_Section):
     """LLM entity and relationship extraction."""
 
@@ -220,6 +223,11 @@ class ExtractionSettings(_Section):
         description="Entity types the model is asked for.",
     )
     max_gleanings: int = Field(1, ge=0, le=5, description="Extra 'what did you miss?' rounds per text unit.")
+    gleaning_scope: GleaningScope = Field(
+        "names",
+        description="What a gleaning round sends: 'names' only the sentences naming something not found yet "
+        "(spaCy finds the names; no round when every name was found), 'unit' the whole text unit again.",
+    )
     summary_max_words: int = Field(
         500, ge=20, description="Upper bound for a merged entity/relationship description summary."
     )

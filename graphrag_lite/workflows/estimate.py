@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from graphrag_lite.config.prompts import fill, load_prompt
-from graphrag_lite.config.settings import PriceSettings, Settings
+from graphrag_lite.config.settings import GleaningScope, PriceSettings, Settings
 from graphrag_lite.models.tokens import Tokenizer, get_tokenizer
 from graphrag_lite.store.records import Document, TextUnit
 
@@ -36,13 +36,16 @@ class Ratios:
 
 
 # Whole Christmas Carol (39 units of 1,200 tokens, 45,826 unit tokens), standard index with default settings
-# against the test server (benchmarks/index_cost.py). extract_graph: beyond the counted first pass, one
-# gleaning call per unit; summaries and LLM reports depend only on the graph the replies describe.
+# against the test server (benchmarks/index_cost.py). extract_graph: beyond the counted first pass, the
+# gleaning rounds (38 of 39 units had a name the first pass missed; they send those sentences); summaries
+# and LLM reports depend only on the graph the replies describe.
 DEFAULT_RATIOS: dict[str, Ratios] = {
-    "extract_graph": Ratios(1.0, 0.0, 1.197, 0.447),
-    "summarize_descriptions": Ratios(1.718, 441.3, 0.0, 0.184),
-    "community_reports": Ratios(0.436, 1076.7, 0.0, 0.366),
+    "extract_graph": Ratios(0.974, 0.0, 0.460, 0.382),
+    "summarize_descriptions": Ratios(1.564, 397.1, 0.0, 0.164),
+    "community_reports": Ratios(0.436, 982.7, 0.0, 0.353),
 }
+# extract_graph with ``extraction.gleaning_scope: unit``: one round per unit, resending the whole unit.
+WHOLE_UNIT_GLEANING = Ratios(1.0, 0.0, 1.197, 0.447)
 CONTEXT_REPLY_TOKENS = 90  # a context sentence of at most 70 words (index/input/context.py)
 BASIS_DEFAULT = "default ratios (Christmas Carol, test server)"
 BASIS_MEASURED = "this project's last run"
@@ -123,9 +126,12 @@ def _money(value: float | None) -> str:
     return f"{value:,.2f}" if value >= 10 else f"{value:.4g}"
 
 
-def measured_ratios(state: Mapping[str, Any], first_pass_fixed: int) -> dict[str, Ratios]:
+def measured_ratios(
+    state: Mapping[str, Any], first_pass_fixed: int, gleaning_scope: GleaningScope = "names"
+) -> dict[str, Ratios]:
     """Ratios of the steps of an earlier run (``stats.json``) that made every request themselves;
-    ``first_pass_fixed``: the tokens of the extraction prompt around a unit's text."""
+    ``first_pass_fixed``: the tokens of the extraction prompt around a unit's text. Extraction counts only
+    if that run gleaned with ``gleaning_scope`` too (runs from before the setting sent whole units)."""
     steps: Mapping[str, Any] = state.get("steps", {})
     loaded = steps.get("load_documents", {})
     units = int(loaded.get("rows", {}).get("work/text_units", 0))
@@ -140,6 +146,8 @@ def measured_ratios(state: Mapping[str, Any], first_pass_fixed: int) -> dict[str
             continue
         prompt, completion = int(step.get("prompt_tokens", 0)), int(step.get("completion_tokens", 0))
         if name == "extract_graph":  # the first pass is counted exactly; the ratio covers what is left
+            if step.get("stats", {}).get("gleaning", {}).get("scope", "unit") != gleaning_scope:
+                continue
             first = units * first_pass_fixed + unit_tokens
             out[name] = replace(
                 default,
@@ -183,10 +191,12 @@ def estimate_index(
         price=settings.llm.price if settings.llm.price.is_set else None,
     )
     fixed = tokenizer.count(_extraction_prompt(settings)) if method == "standard" else 0
-    measured = measured_ratios(state or {}, fixed)
+    scope = settings.extraction.gleaning_scope
+    measured = measured_ratios(state or {}, fixed, scope)
+    defaults = {**DEFAULT_RATIOS, **({"extract_graph": WHOLE_UNIT_GLEANING} if scope == "unit" else {})}
 
     def ratios(name: str) -> tuple[Ratios, str]:
-        return (measured[name], BASIS_MEASURED) if name in measured else (DEFAULT_RATIOS[name], BASIS_DEFAULT)
+        return (measured[name], BASIS_MEASURED) if name in measured else (defaults[name], BASIS_DEFAULT)
 
     if settings.contextual_prefix_inputs is not None:
         estimate.steps.append(_contexts(settings, documents, text_units, tokenizer))

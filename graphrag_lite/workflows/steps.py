@@ -108,9 +108,10 @@ async def contextualize_units(ctx: StepContext) -> Tables:
 @step(
     "extraction.entity_types",
     "extraction.max_gleanings",
+    "extraction.gleaning_scope",
     "extraction.resolve_aliases",
     *CHAT_SETTINGS,
-    prompts=("extract_graph", "extract_graph_continue"),
+    prompts=("extract_graph", "extract_graph_continue", "extract_graph_missed"),
 )
 async def extract_graph(ctx: StepContext) -> Tables:
     from graphrag_lite.index.executor import executor_for
@@ -144,6 +145,12 @@ async def extract_graph(ctx: StepContext) -> Tables:
     )
     ctx.stats["alias_decisions"] = [vars(d) for d in merged.alias_decisions][:200]
     ctx.stats["failed_units"] = len(result.failed_units)
+    ctx.stats["gleaning"] = {
+        "calls": result.gleaning_calls,
+        "records": result.gleaned_records,
+        "skipped_units": result.gleaning_skipped,
+        "scope": ctx.settings.extraction.gleaning_scope,
+    }
     ctx.stats["reused_units"] = ctx.stats["reused_items"] = result.reused_units
     return {"work/entities": merged.entities, "work/relationships": merged.relationships}
 

@@ -7,12 +7,17 @@ the first prompt and the whole first reply, plus a yes/no "anything left?" call)
 records of a first reply that was cut off by the completion-token limit. Gleaning stops at the first round
 that adds nothing new.
 
+By default (``extraction.gleaning_scope: names``) a round does not even resend the whole unit: only the
+sentences naming something the list lacks, and no round at all when every name was found
+(:mod:`~graphrag_lite.index.extract.glean_focus`). A cut-off first reply still gets the whole unit.
+
 With an :class:`~graphrag_lite.store.memo.ItemMemo`, a unit whose text was extracted before (same settings
 and prompts) gets its previous records back without a call: ``update`` extracts only new or changed text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from graphrag_lite.config.prompts import fill, load_prompt
-from graphrag_lite.config.settings import Settings
-from graphrag_lite.errors import LLMError
+from graphrag_lite.config.settings import GleaningScope, Settings
+from graphrag_lite.errors import ConfigError, LLMError
+from graphrag_lite.index.extract.glean_focus import Focus, UnitNames, find_names, focus
 from graphrag_lite.index.extract.records import ParsedRecords, RawEntity, RawRelationship, parse_records
 from graphrag_lite.index.items import Entry, ItemRunner, Outcome, ProgressCallback, run_items
 from graphrag_lite.models.base import ChatModel, forget_replies
@@ -36,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 EXTRACT_PROMPT = "extract_graph"
 CONTINUE_PROMPT = "extract_graph_continue"
+MISSED_PROMPT = "extract_graph_missed"
 FORMAT_REMINDER = (
     "\n\nReply with records only, one per line, exactly in the format described above, then <|DONE|>. "
     "If the text names no entities of those types, reply with <|DONE|> alone."
@@ -54,6 +61,7 @@ class ExtractionResult:
     gleaning_calls: int = 0
     gleaned_records: int = 0  # records added by gleaning rounds
     gleaning_failures: int = 0  # gleaning calls that failed (the unit keeps its first-pass records)
+    gleaning_skipped: int = 0  # units not gleaned: their first pass found every name spaCy sees
     rejected_records: int = 0  # record-like lines the parser could not read
     format_retries: int = 0  # first replies without any record, asked again with a format reminder
     truncated_replies: int = 0  # first replies without the end marker
@@ -69,6 +77,7 @@ class _UnitResult:
     gleaned_records: int = 0
     gleaning_failures: int = 0
     gleaning_error: str | None = None
+    gleaning_skipped: bool = False
     rejected_records: int = 0
     format_retries: int = 0
     truncated: bool = False
@@ -121,6 +130,9 @@ class _Found:
                 new_relationships.append(rel)
         return new_entities, new_relationships
 
+    def titles(self) -> list[str]:
+        return [e.title for e in self.entities.values()]
+
     def as_prompt_list(self) -> str:
         """The compact 'already found' list of a gleaning prompt: names and types, pairs; no descriptions."""
         lines = ["entities:"]
@@ -133,8 +145,14 @@ class _Found:
 @dataclass
 class _Prompts:
     extract: str
-    glean: str
+    glean: str  # the whole unit again
+    missed: str  # the sentences with names not found yet
     entity_types: str
+    scope: GleaningScope
+
+    @property
+    def type_list(self) -> list[str]:
+        return [t.strip() for t in self.entity_types.split(",") if t.strip()]
 
 
 async def _ask(chat: ChatModel, prompt: str) -> str:
@@ -168,16 +186,26 @@ async def _first_pass(unit: TextUnit, chat: ChatModel, prompts: _Prompts, out: _
 
 
 async def _glean(
-    unit: TextUnit, chat: ChatModel, prompts: _Prompts, found: _Found, max_gleanings: int, out: _UnitResult
+    unit: TextUnit,
+    chat: ChatModel,
+    prompts: _Prompts,
+    found: _Found,
+    max_gleanings: int,
+    out: _UnitResult,
+    names: UnitNames | None,
 ) -> None:
-    """Up to ``max_gleanings`` rounds asking only for what ``found`` lacks; stop at a round with no news."""
-    for _ in range(max_gleanings):
-        prompt = fill(
-            prompts.glean,
-            entity_types=prompts.entity_types,
-            found=found.as_prompt_list(),
-            input_text=unit.text,
-        )
+    """Up to ``max_gleanings`` rounds asking only for what ``found`` lacks; stop at a round with no news.
+
+    With ``names`` a round sends only the sentences naming something ``found`` lacks, and none is sent
+    once every name is covered; without, it sends the whole unit."""
+    for round_ in range(max_gleanings):
+        if names is None:
+            prompt = _glean_prompt(prompts, found, unit.text)
+        elif (missed := focus(names, found.titles())) is None:
+            out.gleaning_skipped = round_ == 0
+            return
+        else:
+            prompt = _glean_prompt(prompts, found, unit.text, missed)
         out.gleaning_calls += 1
         try:
             reply = await _ask(chat, prompt)
@@ -196,12 +224,40 @@ async def _glean(
         out.gleaned_records += len(new_entities) + len(new_relationships)
 
 
+def _glean_prompt(prompts: _Prompts, found: _Found, text: str, missed: Focus | None = None) -> str:
+    if missed is None:
+        return fill(
+            prompts.glean, entity_types=prompts.entity_types, found=found.as_prompt_list(), input_text=text
+        )
+    return fill(
+        prompts.missed,
+        entity_types=prompts.entity_types,
+        found=found.as_prompt_list(),
+        names="\n".join(missed.names),
+        input_text=missed.text,
+    )
+
+
+async def _unit_names(unit: TextUnit, prompts: _Prompts) -> UnitNames | None:
+    """The unit's names for focused gleaning, found in a worker thread; None if spaCy is missing."""
+    try:
+        return await asyncio.to_thread(find_names, unit.text, prompts.type_list)
+    except ConfigError as exc:
+        logger.warning("gleaning sends whole text units: %s", exc)
+        return None
+
+
 async def _extract_unit(
     unit: TextUnit, chat: ChatModel, prompts: _Prompts, max_gleanings: int
 ) -> _UnitResult:
-    """First pass plus gleaning for one unit. Never raises for a model failure: it is reported instead."""
+    """First pass plus gleaning for one unit. Never raises for a model failure: it is reported instead.
+
+    The unit's names are found while the first request is in flight."""
     out = _UnitResult()
+    focused = max_gleanings > 0 and prompts.scope == "names"
+    names_task = asyncio.create_task(_unit_names(unit, prompts)) if focused else None
     parsed = await _first_pass(unit, chat, prompts, out)
+    names = await names_task if names_task is not None else None
     if out.failure is not None:
         logger.warning("text unit %s: %s", unit.id, out.failure)
         return out
@@ -214,7 +270,8 @@ async def _extract_unit(
     )
     found = _Found()
     found.add_new(parsed)
-    await _glean(unit, chat, prompts, found, max_gleanings, out)
+    # A reply cut off by the token limit lost records of every kind: the whole unit is read again.
+    await _glean(unit, chat, prompts, found, max_gleanings, out, None if out.truncated else names)
     return out
 
 
@@ -232,7 +289,9 @@ def _load_prompts(settings: Settings, project_root: Path | None) -> _Prompts:
     return _Prompts(
         extract=load_prompt(EXTRACT_PROMPT, project_root),
         glean=load_prompt(CONTINUE_PROMPT, project_root),
+        missed=load_prompt(MISSED_PROMPT, project_root),
         entity_types=", ".join(types),
+        scope=settings.extraction.gleaning_scope,
     )
 
 
@@ -288,6 +347,7 @@ async def extract_graph(
         out.gleaning_calls += unit_result.gleaning_calls
         out.gleaned_records += unit_result.gleaned_records
         out.gleaning_failures += unit_result.gleaning_failures
+        out.gleaning_skipped += int(unit_result.gleaning_skipped)
         out.rejected_records += unit_result.rejected_records
         out.format_retries += unit_result.format_retries
         out.truncated_replies += int(unit_result.truncated)

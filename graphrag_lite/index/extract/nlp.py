@@ -138,7 +138,7 @@ class NLPResult:
 
 
 @dataclass(frozen=True)
-class _Mention:
+class Mention:
     key: str  # merge key: case-folded, without possessive or alias title
     core: str  # display name without alias title ("Scrooge" for "Mr. Scrooge")
     form: str  # as written, cleaned ("Mr. Scrooge")
@@ -149,7 +149,7 @@ class _Mention:
 @dataclass
 class _Sentence:
     text: str
-    mentions: list[_Mention]
+    mentions: list[Mention]
     keys: set[str] = field(default_factory=set)  # final entity keys, filled after alias resolution
 
 
@@ -158,7 +158,7 @@ def _sentences_to_memo(sentences: list[_Sentence]) -> list[list[Any]]:
 
 
 def _sentences_from_memo(value: list[list[Any]]) -> list[_Sentence]:
-    return [_Sentence(text, [_Mention(*m) for m in mentions]) for text, mentions in value]
+    return [_Sentence(text, [Mention(*m) for m in mentions]) for text, mentions in value]
 
 
 @dataclass
@@ -230,7 +230,7 @@ def _name_prefix(token: Token) -> bool:
     )
 
 
-def _named_mention(ent: Span) -> tuple[_Mention, range] | None:
+def _named_mention(ent: Span) -> tuple[Mention, range] | None:
     entity_type = LABEL_TYPES.get(ent.label_)
     if entity_type is None:
         return None
@@ -242,7 +242,7 @@ def _named_mention(ent: Span) -> tuple[_Mention, range] | None:
     if not any(c.isupper() for c in form) or not any(c.isalpha() for c in form):
         return None  # lower-case NER hits ("bell", "geese") are noise; the noun-phrase path still sees them
     key, core = name_key(form, is_person)
-    return _Mention(key, core, form, entity_type, True), range(start, ent.end)
+    return Mention(key, core, form, entity_type, True), range(start, ent.end)
 
 
 def _is_capitalised(token: Token) -> bool:
@@ -294,7 +294,7 @@ def _capitalised_phrases(sent: Span) -> Iterable[Span]:
         i = end
 
 
-def _proper_name(chunk: Span) -> _Mention | None:
+def _proper_name(chunk: Span) -> Mention | None:
     """A noun chunk of proper nouns only that NER missed ("Fred", "Sherlock Holmes", "Mr. Darcy").
 
     It is a named mention without a type vote (the group takes NER's type from other mentions, else
@@ -307,10 +307,10 @@ def _proper_name(chunk: Span) -> _Mention | None:
         return None
     titled = tokens[0].text.rstrip(".").lower() in ALIAS_TITLES | NAME_TITLES and len(tokens) > 1
     key, core = name_key(form, titled)
-    return _Mention(key, core, form, "person" if titled else "", True)
+    return Mention(key, core, form, "person" if titled else "", True)
 
 
-def _concept_mention(nlp: Language, chunk: Span) -> _Mention | None:
+def _concept_mention(nlp: Language, chunk: Span) -> Mention | None:
     """A noun chunk as a short concept: "the old counting-houses" -> "old counting-house"."""
     tokens = list(chunk)
     for cut, token in enumerate(tokens):  # keep what follows the last comma / conjunction
@@ -342,7 +342,7 @@ def _concept_mention(nlp: Language, chunk: Span) -> _Mention | None:
     form = " ".join(words)
     if len(form) < 3 or not any(c.isalpha() for c in form):
         return None
-    return _Mention(form.casefold(), form, form, CONCEPT, False)
+    return Mention(form.casefold(), form, form, CONCEPT, False)
 
 
 def _segment_start(doc: Doc, token: int, max_tokens: int) -> int:
@@ -366,6 +366,40 @@ def _by_segment(doc: Doc, spans: Iterable[Span], max_tokens: int) -> dict[int, l
     return grouped
 
 
+def _labelled_names(sent: Span, ents: Iterable[Span]) -> tuple[list[Mention], set[int], set[int]]:
+    """The names NER labels in one segment, then its capitalised phrases; with the tokens they cover and the
+    tokens of unlabelled entities (dates, numbers: never names, still fine inside a concept)."""
+    mentions: list[Mention] = []
+    covered: set[int] = set()
+    spans: set[str] = set()
+    unlabelled: set[int] = set()
+    for ent in ents:
+        found = _named_mention(ent)
+        if found is not None:
+            mentions.append(found[0])
+            covered.update(found[1])
+            spans.add(found[0].form)
+        elif ent.label_ not in LABEL_TYPES:
+            unlabelled.update(range(ent.start, ent.end))
+    for phrase in _capitalised_phrases(sent):
+        form = _span_form(list(phrase))
+        if form and form not in spans:
+            mentions.append(Mention(form.casefold(), form, form, PHRASE_TYPE, True))
+            covered.update(range(phrase.start, phrase.end))
+    return mentions, covered, unlabelled
+
+
+def sentence_names(sent: Span) -> list[Mention]:
+    """Every name of one sentence: labelled by NER, capitalised phrases, proper-noun chunks NER missed."""
+    mentions, covered, unlabelled = _labelled_names(sent, sent.ents)
+    for chunk in sent.noun_chunks:
+        if chunk.root.i not in covered and chunk.root.i not in unlabelled:
+            mention = _proper_name(chunk)
+            if mention is not None:
+                mentions.append(mention)
+    return mentions
+
+
 def analyse_doc(nlp: Language, doc: Doc, max_tokens: int = MAX_SENTENCE_TOKENS) -> list[_Sentence]:
     """The mentions of one text unit, sentence by sentence (concepts not yet capped). A sentence longer
     than ``max_tokens`` counts as several (a run-on line must not relate everything in it to everything)."""
@@ -376,23 +410,7 @@ def analyse_doc(nlp: Language, doc: Doc, max_tokens: int = MAX_SENTENCE_TOKENS) 
         text = " ".join(sent.text.split())
         if not text:
             continue
-        mentions: list[_Mention] = []
-        covered: set[int] = set()
-        spans: set[str] = set()
-        unlabelled: set[int] = set()  # dates, numbers: never names, still fine inside a concept
-        for ent in entities_by_sentence.get(sent.start, []):
-            found = _named_mention(ent)
-            if found is not None:
-                mentions.append(found[0])
-                covered.update(found[1])
-                spans.add(found[0].form)
-            elif ent.label_ not in LABEL_TYPES:
-                unlabelled.update(range(ent.start, ent.end))
-        for phrase in _capitalised_phrases(sent):
-            form = _span_form(list(phrase))
-            if form and form not in spans:
-                mentions.append(_Mention(form.casefold(), form, form, PHRASE_TYPE, True))
-                covered.update(range(phrase.start, phrase.end))
+        mentions, covered, unlabelled = _labelled_names(sent, entities_by_sentence.get(sent.start, []))
         for chunk in chunks_by_sentence.get(sent.start, []):
             if chunk.root.i in covered:
                 continue
