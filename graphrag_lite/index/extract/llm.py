@@ -256,7 +256,12 @@ async def _extract_unit(
     out = _UnitResult()
     focused = max_gleanings > 0 and prompts.scope == "names"
     names_task = asyncio.create_task(_unit_names(unit, prompts)) if focused else None
-    parsed = await _first_pass(unit, chat, prompts, out)
+    try:
+        parsed = await _first_pass(unit, chat, prompts, out)
+    except BaseException:  # a spending cap or a cancelled run: the thread's result is not wanted
+        if names_task is not None:
+            names_task.cancel()
+        raise
     names = await names_task if names_task is not None else None
     if out.failure is not None:
         logger.warning("text unit %s: %s", unit.id, out.failure)
