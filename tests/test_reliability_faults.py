@@ -23,9 +23,9 @@ from graphrag_lite.api.facade import GraphRAG
 from graphrag_lite.cli.main import app
 from graphrag_lite.store.tables import read_table
 
-# Seed 5 puts every fault kind at least twice into the first 50 decisions (17 faults out of 50).
+# Seed 136 puts every fault kind into the first 30 decisions, and twice into the first 40 (a run makes more).
 # max_repeats=2 with llm.max_retries=2: a random fault never defeats a request, only the pinned ones do.
-FLAKY = FaultPlan(rate=0.3, seed=5, max_repeats=2)
+FLAKY = FaultPlan(rate=0.3, seed=136, max_repeats=2)
 PINNED_PHRASE = "regard a coffin-nail as the deadest piece of"  # in one text unit of part1.txt
 HAMLET_ROW = "|Hamlet|person|"  # his row in a report's entity table
 TABLES = ("documents", "text_units", "entities", "relationships", "communities", "community_reports")
@@ -94,8 +94,10 @@ def test_index_survives_mixed_faults_and_the_next_run_resends_only_failed_chunks
     done_before = {request_key(e) for e in first if answered(e)}
     repeated = [e.kind for e in second if request_key(e) in done_before]
     assert not repeated, f"{len(repeated)} requests answered in the first run were sent again: {repeated}"
-    extraction = [e for e in second if _is(e, EXTRACT_MARKER) or _is(e, GLEAN_MARKER)]
+    extraction = [e for e in second if _is(e, EXTRACT_MARKER)]
     assert extraction and all(_is(e, PINNED_PHRASE) for e in extraction)
+    # and at most that unit's one gleaning round (it sends sentences with missed names, maybe not the phrase)
+    assert len([e for e in second if _is(e, GLEAN_MARKER)]) <= 1
     assert {request_key(e) for e in extraction if _is(e, EXTRACT_MARKER)} == {
         request_key(e) for e in first if _is(e, EXTRACT_MARKER) and _is(e, PINNED_PHRASE)
     }
@@ -149,7 +151,9 @@ def test_failed_summaries_and_gleanings_are_listed_and_retried(
 ) -> None:
     root = make_project(tmp_path / "proj", llm_server)
     llm_server.fail_matching(SUMMARY_MARKER, "Scrooge", kind="500")
-    llm_server.fail_matching(GLEAN_MARKER, PINNED_PHRASE, kind="500")
+    # One unit's gleaning round (the one whose missed names start with "Nephew"; its reply adds nothing, so
+    # the failure changes no later request and every failed request is asked again as it was).
+    llm_server.fail_matching(GLEAN_MARKER, "-----NAMES START-----\nNephew\n", kind="500")
     _index(root, monkeypatch)
     first = llm_server.log
     stats = read_stats(root)
