@@ -170,6 +170,16 @@ async def test_no_gleaning_round_when_the_first_pass_found_every_name(tmp_path: 
     assert len(chat.prompts) == 1 and result.gleaning_calls == 0 and result.gleaning_skipped == 1
 
 
+async def test_types_that_need_not_be_names_glean_the_whole_unit(tmp_path: Path) -> None:
+    text = "Scrooge and Marley kept the counting-house. It was cold. Bob Cratchit used a quill pen."
+    chat = ScriptedChat(lambda p: "<|DONE|>" if is_glean(p) else FIRST)
+    settings = settings_for(tmp_path, entity_types=["person", "technology"])
+    await extract_graph([unit(0, text)], chat, settings, tmp_path)
+    assert (
+        len(chat.prompts) == 2 and text in chat.prompts[1] and "-----NAMES START-----" not in chat.prompts[1]
+    )
+
+
 async def test_gleaning_duplicates_are_not_new_records(tmp_path: Path) -> None:
     chat = ScriptedChat(lambda p: FIRST.replace("A miser", "Another miser") if is_glean(p) else FIRST)
     settings = settings_for(tmp_path, max_gleanings=3, gleaning_scope="unit")

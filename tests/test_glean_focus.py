@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from graphrag_lite.index.extract.glean_focus import SKIPPED, UnitNames, find_names, focus, name_words
+from graphrag_lite.index.extract.glean_focus import (
+    SKIPPED,
+    UnitNames,
+    find_names,
+    focus,
+    gleaning_scope,
+    name_words,
+)
 
 TYPES = ["organization", "person", "geo", "event"]
 
@@ -60,5 +67,9 @@ def test_names_follow_the_entity_types_asked_for() -> None:
     only_places = find_names(text, ["geo"]).names[0]
     assert "London" in only_places and "Christmas Eve" not in only_places
     assert "Scrooge" not in only_places  # NER calls him a person
-    # a type NER does not know could be any name: every name is a candidate
-    assert {"Scrooge", "London"} <= set(find_names(text, ["technology"]).names[0])
+
+
+def test_types_that_need_not_be_names_glean_the_whole_unit() -> None:
+    assert gleaning_scope("names", ["Person", "geo", "event", "organization"]) == "names"
+    assert gleaning_scope("names", ["person", "technology"]) == "unit"  # "machine learning" is no name
+    assert gleaning_scope("unit", ["person"]) == "unit"

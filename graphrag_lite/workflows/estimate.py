@@ -191,7 +191,7 @@ def estimate_index(
         price=settings.llm.price if settings.llm.price.is_set else None,
     )
     fixed = tokenizer.count(_extraction_prompt(settings)) if method == "standard" else 0
-    scope = settings.extraction.gleaning_scope
+    scope = _gleaning_scope(settings)
     measured = measured_ratios(state or {}, fixed, scope)
     defaults = {**DEFAULT_RATIOS, **({"extract_graph": WHOLE_UNIT_GLEANING} if scope == "unit" else {})}
 
@@ -215,6 +215,12 @@ def estimate_index(
     if method == "standard" or settings.nlp.llm_reports:
         estimate.steps.append(_forecast("community_reports", ratios("community_reports"), n, unit_tokens))
     return estimate
+
+
+def _gleaning_scope(settings: Settings) -> GleaningScope:
+    from graphrag_lite.index.extract.glean_focus import gleaning_scope
+
+    return gleaning_scope(settings.extraction.gleaning_scope, settings.extraction.entity_types)
 
 
 def _extraction_prompt(settings: Settings) -> str:

@@ -7,6 +7,7 @@ organisations, events), and spaCy finds names offline with the rules of the fast
 labels, capitalised phrases, proper-noun chunks). So before a round, the unit's names are compared with the
 found list: only the sentences holding a name the list lacks go out, with those names, and with none the
 round is not sent at all (``extraction.gleaning_scope: names``, the default; ``unit`` sends the whole text).
+Entity types that need not be names ("technology", "concept") always get the whole text.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from graphrag_lite.config.settings import GleaningScope
 from graphrag_lite.index.extract.names import ALIAS_TITLES
 from graphrag_lite.index.extract.nlp import LABEL_TYPES, PHRASE_TYPE, prepare_text, sentence_names
 from graphrag_lite.index.extract.spacy_model import load_spacy
@@ -50,9 +52,14 @@ class Focus:
     names: tuple[str, ...]
 
 
+def gleaning_scope(scope: GleaningScope, entity_types: Sequence[str]) -> GleaningScope:
+    """The scope gleaning really uses: ``names`` only when every entity type asked for is one NER names
+    (a "technology" or a "concept" is often not a name, so the whole unit is read again for it)."""
+    return scope if {t.strip().lower() for t in entity_types} <= _KNOWN_TYPES else "unit"
+
+
 def _wanted(entity_type: str, types: frozenset[str]) -> bool:
-    # Entity types NER does not know ("technology") could be any name: then every name is a candidate.
-    return entity_type in types or entity_type in _UNTYPED or not types <= _KNOWN_TYPES
+    return entity_type in types or entity_type in _UNTYPED
 
 
 def find_names(text: str, entity_types: Sequence[str]) -> UnitNames:

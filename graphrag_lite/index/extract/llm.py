@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from graphrag_lite.config.prompts import fill, load_prompt
 from graphrag_lite.config.settings import GleaningScope, Settings
 from graphrag_lite.errors import ConfigError, LLMError
-from graphrag_lite.index.extract.glean_focus import Focus, UnitNames, find_names, focus
+from graphrag_lite.index.extract.glean_focus import Focus, UnitNames, find_names, focus, gleaning_scope
 from graphrag_lite.index.extract.records import ParsedRecords, RawEntity, RawRelationship, parse_records
 from graphrag_lite.index.items import Entry, ItemRunner, Outcome, ProgressCallback, run_items
 from graphrag_lite.models.base import ChatModel, forget_replies
@@ -296,7 +296,7 @@ def _load_prompts(settings: Settings, project_root: Path | None) -> _Prompts:
         glean=load_prompt(CONTINUE_PROMPT, project_root),
         missed=load_prompt(MISSED_PROMPT, project_root),
         entity_types=", ".join(types),
-        scope=settings.extraction.gleaning_scope,
+        scope=gleaning_scope(settings.extraction.gleaning_scope, types),
     )
 
 
