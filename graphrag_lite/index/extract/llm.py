@@ -147,12 +147,13 @@ class _Prompts:
     extract: str
     glean: str  # the whole unit again
     missed: str  # the sentences with names not found yet
-    entity_types: str
+    types: tuple[str, ...]  # lower case
     scope: GleaningScope
 
     @property
-    def type_list(self) -> list[str]:
-        return [t.strip() for t in self.entity_types.split(",") if t.strip()]
+    def entity_types(self) -> str:
+        """The types as the prompts list them."""
+        return ", ".join(self.types)
 
 
 async def _ask(chat: ChatModel, prompt: str) -> str:
@@ -241,7 +242,7 @@ def _glean_prompt(prompts: _Prompts, found: _Found, text: str, missed: Focus | N
 async def _unit_names(unit: TextUnit, prompts: _Prompts) -> UnitNames | None:
     """The unit's names for focused gleaning, found in a worker thread; None if spaCy is missing."""
     try:
-        return await asyncio.to_thread(find_names, unit.text, prompts.type_list)
+        return await asyncio.to_thread(find_names, unit.text, prompts.types)
     except ConfigError as exc:
         logger.warning("gleaning sends whole text units: %s", exc)
         return None
@@ -295,7 +296,7 @@ def _load_prompts(settings: Settings, project_root: Path | None) -> _Prompts:
         extract=load_prompt(EXTRACT_PROMPT, project_root),
         glean=load_prompt(CONTINUE_PROMPT, project_root),
         missed=load_prompt(MISSED_PROMPT, project_root),
-        entity_types=", ".join(types),
+        types=tuple(types),
         scope=gleaning_scope(settings.extraction.gleaning_scope, types),
     )
 
