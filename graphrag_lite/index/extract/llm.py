@@ -197,16 +197,20 @@ async def _glean(
 ) -> None:
     """Up to ``max_gleanings`` rounds asking only for what ``found`` lacks; stop at a round with no news.
 
-    With ``names`` a round sends only the sentences naming something ``found`` lacks, and none is sent
-    once every name is covered; without, it sends the whole unit."""
+    With ``names`` a round sends only the sentences naming something ``found`` lacks (or the whole unit,
+    if that is shorter), and none is sent once every name is covered; without, it sends the whole unit."""
     for round_ in range(max_gleanings):
         if names is None:
             prompt = _glean_prompt(prompts, found, unit.text)
         elif (missed := focus(names, found.titles())) is None:
             out.gleaning_skipped = round_ == 0
             return
-        else:
-            prompt = _glean_prompt(prompts, found, unit.text, missed)
+        else:  # short units: the sentences with their names can come out longer than the whole unit
+            prompt = min(
+                _glean_prompt(prompts, found, unit.text, missed),
+                _glean_prompt(prompts, found, unit.text),
+                key=len,
+            )
         out.gleaning_calls += 1
         try:
             reply = await _ask(chat, prompt)
