@@ -143,8 +143,11 @@ async def test_gleaning_sends_found_titles_not_the_previous_reply(tmp_path: Path
     assert "person, organization" not in first_glean and "organization, person, geo, event" in first_glean
 
 
+FOG = "The fog came pouring in at every chink and keyhole, and was so dense that the houses were phantoms. "
+
+
 async def test_gleaning_sends_only_sentences_naming_what_was_missed(tmp_path: Path) -> None:
-    text = "Scrooge and Marley kept the counting-house. It was cold. Bob Cratchit copied letters in the cell."
+    text = f"Scrooge and Marley kept the counting-house. It was cold. {FOG * 3}Bob Cratchit copied letters."
 
     def script(prompt: str) -> str:
         return MISSED if is_glean(prompt) else FIRST
@@ -158,9 +161,19 @@ async def test_gleaning_sends_only_sentences_naming_what_was_missed(tmp_path: Pa
     names = glean.split("-----NAMES START-----")[1].split("-----NAMES END-----")[0].split()
     sent = glean.split("-----TEXT START-----")[1].split("-----TEXT END-----")[0]
     assert names == ["Bob", "Cratchit"]
-    assert "Bob Cratchit copied letters in the cell." in sent and "…" in sent
+    assert "Bob Cratchit copied letters." in sent and "…" in sent
     assert "It was cold" not in sent and "counting-house" not in sent  # covered names stay home
+    assert "fog" not in sent
     assert "Ebenezer Scrooge -- Jacob Marley" in glean
+
+
+async def test_a_short_unit_is_sent_whole_when_that_is_shorter(tmp_path: Path) -> None:
+    text = "Scrooge and Marley kept the counting-house. It was cold. Bob Cratchit copied letters."
+    chat = ScriptedChat(lambda p: MISSED if is_glean(p) else FIRST)
+    await extract_graph([unit(0, text)], chat, settings_for(tmp_path), tmp_path)
+    assert (
+        len(chat.prompts) == 2 and text in chat.prompts[1] and "-----NAMES START-----" not in chat.prompts[1]
+    )
 
 
 async def test_no_gleaning_round_when_the_first_pass_found_every_name(tmp_path: Path) -> None:
