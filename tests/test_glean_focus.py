@@ -73,3 +73,4 @@ def test_types_that_need_not_be_names_glean_the_whole_unit() -> None:
     assert gleaning_scope("names", ["Person", "geo", "event", "organization"]) == "names"
     assert gleaning_scope("names", ["person", "technology"]) == "unit"  # "machine learning" is no name
     assert gleaning_scope("unit", ["person"]) == "unit"
+    assert gleaning_scope("names", ["person", " "]) == "names"  # blank types are dropped, as the prompt does

@@ -115,7 +115,6 @@ async def contextualize_units(ctx: StepContext) -> Tables:
 )
 async def extract_graph(ctx: StepContext) -> Tables:
     from graphrag_lite.index.executor import executor_for
-    from graphrag_lite.index.extract.glean_focus import gleaning_scope
     from graphrag_lite.index.extract.llm import extract_graph as extract
     from graphrag_lite.index.graph.merge import merge_graph
 
@@ -150,7 +149,7 @@ async def extract_graph(ctx: StepContext) -> Tables:
         "calls": result.gleaning_calls,
         "records": result.gleaned_records,
         "skipped_units": result.gleaning_skipped,
-        "scope": gleaning_scope(ctx.settings.extraction.gleaning_scope, ctx.settings.extraction.entity_types),
+        "scope": result.gleaning_scope,
     }
     ctx.stats["reused_units"] = ctx.stats["reused_items"] = result.reused_units
     return {"work/entities": merged.entities, "work/relationships": merged.relationships}

@@ -55,7 +55,7 @@ class Focus:
 def gleaning_scope(scope: GleaningScope, entity_types: Sequence[str]) -> GleaningScope:
     """The scope gleaning really uses: ``names`` only when every entity type asked for is one NER names
     (a "technology" or a "concept" is often not a name, so the whole unit is read again for it)."""
-    return scope if {t.strip().lower() for t in entity_types} <= _KNOWN_TYPES else "unit"
+    return scope if {t.strip().lower() for t in entity_types if t.strip()} <= _KNOWN_TYPES else "unit"
 
 
 def _wanted(entity_type: str, types: frozenset[str]) -> bool:

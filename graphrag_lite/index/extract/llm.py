@@ -62,6 +62,7 @@ class ExtractionResult:
     gleaned_records: int = 0  # records added by gleaning rounds
     gleaning_failures: int = 0  # gleaning calls that failed (the unit keeps its first-pass records)
     gleaning_skipped: int = 0  # units not gleaned: their first pass found every name spaCy sees
+    gleaning_scope: GleaningScope = "unit"  # what gleaning rounds sent (the setting, unless types forbid)
     rejected_records: int = 0  # record-like lines the parser could not read
     format_retries: int = 0  # first replies without any record, asked again with a format reminder
     truncated_replies: int = 0  # first replies without the end marker
@@ -346,7 +347,7 @@ async def extract_graph(
         encode=_UnitResult.to_memo,
         decode=lambda entry, value: _UnitResult.from_memo(value, entry.item.id),
     )
-    out = ExtractionResult()
+    out = ExtractionResult(gleaning_scope=work.prompts.scope)
     for unit, unit_result in zip(text_units, results, strict=True):
         if unit_result.failure is not None:
             out.failed_units.append((unit.id, unit_result.failure))
